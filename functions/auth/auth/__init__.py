@@ -1,0 +1,1 @@
+"""AuthFunction: signup, login, the current user and password changes."""

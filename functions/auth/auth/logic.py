@@ -1,0 +1,78 @@
+"""Auth rules as plain functions: handed a session, a cache and a clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from auth.throttle import ThrottlePolicy, check_not_throttled, clear_failures, record_failure
+from ticketmania.cache import Cache
+from ticketmania.db import users
+from ticketmania.db.models import User
+from ticketmania.errors import Forbidden, InvalidCredentials
+from ticketmania.security import dummy_password_hash, hash_password, issue_access_token, verify_password
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    user: User
+
+
+def sign_up(session: Session, *, name: str, email: str, password: str) -> User:
+    # Always role "user": admins are made by `ticketmania create-admin`, never over HTTP.
+    user = users.insert_user(session, name=name, email=email, password_hash=hash_password(password))
+    session.commit()
+    return user
+
+
+def log_in(
+    session: Session,
+    cache: Cache,
+    *,
+    email: str,
+    password: str,
+    client: str,
+    policy: ThrottlePolicy,
+    secret: str,
+    lifetime: timedelta,
+    now: datetime,
+) -> IssuedToken:
+    check_not_throttled(cache, policy, email=email, client=client)
+    user = users.find_user_by_email(session, email)
+    # Unknown email still verifies a hash, so both failures take the same time.
+    is_valid = verify_password(password, user.password_hash if user else dummy_password_hash())
+    if user is None or not is_valid:
+        record_failure(cache, policy, email=email, client=client)
+        raise InvalidCredentials()
+    clear_failures(cache, email=email)
+    token = issue_access_token(
+        user_id=user.id,
+        role=user.role,
+        token_version=user.token_version,
+        secret=secret,
+        lifetime=lifetime,
+        now=now,
+    )
+    return IssuedToken(access_token=token, expires_in=int(lifetime.total_seconds()), user=user)
+
+
+def change_password(
+    session: Session,
+    cache: Cache,
+    *,
+    user: User,
+    current_password: str,
+    new_password: str,
+    client: str,
+    policy: ThrottlePolicy,
+) -> None:
+    check_not_throttled(cache, policy, email=user.email, client=client)
+    if not verify_password(current_password, user.password_hash):
+        record_failure(cache, policy, email=user.email, client=client)
+        raise Forbidden("The current password is wrong")
+    users.change_password_hash(session, user, hash_password(new_password))
+    session.commit()

@@ -1,0 +1,94 @@
+"""Redis: a client built once per container, and a wrapper that never raises.
+
+Redis is an accelerator here, never a dependency: every call goes through
+`Cache`, which turns a Redis failure into "no answer", logs it, counts it, and
+opens a short circuit breaker so a dead or slow server costs one timeout, not
+one per request.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ticketmania.observability import count, logger
+from ticketmania.settings import get_settings
+
+T = TypeVar("T")
+
+
+def build_redis(url: str, *, timeout_seconds: float) -> redis.Redis:
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=timeout_seconds,
+        socket_timeout=timeout_seconds,
+        # redis-py retries three times by default: that would triple every stall.
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=30,
+    )
+
+
+class Cache:
+    """Redis calls that return a fallback instead of raising."""
+
+    def __init__(
+        self,
+        client: redis.Redis | None,
+        *,
+        breaker_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.breaker_seconds = breaker_seconds
+        self._clock = clock
+        self._open_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.client is not None
+
+    @property
+    def is_open(self) -> bool:
+        """True while the breaker skips Redis after a failure."""
+        return self._clock() < self._open_until
+
+    def call(self, operation: Callable[[redis.Redis], T], fallback: T) -> T:
+        if self.client is None or self.is_open:
+            return fallback
+        try:
+            return operation(self.client)
+        except (redis.RedisError, OSError, ValueError) as exc:
+            with self._lock:
+                self._open_until = self._clock() + self.breaker_seconds
+            logger.warning("cache unavailable, serving without it", extra={"error": type(exc).__name__})
+            count("CacheErrors")
+            return fallback
+
+    def ping(self) -> str:
+        """'ok', 'down' or 'disabled', for /health. Ignores the breaker."""
+        if self.client is None:
+            return "disabled"
+        try:
+            self.client.ping()
+        except (redis.RedisError, OSError):
+            return "down"
+        return "ok"
+
+
+@functools.cache
+def get_cache() -> Cache:
+    settings = get_settings()
+    client = (
+        build_redis(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
+        if settings.redis_url
+        else None
+    )
+    return Cache(client, breaker_seconds=settings.redis_breaker_seconds)

@@ -1,0 +1,1 @@
+"""Postgres: the engine, the models and one data-access module per table."""

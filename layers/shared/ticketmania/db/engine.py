@@ -1,0 +1,98 @@
+"""The SQLAlchemy engine, built lazily once per container, always on pg8000."""
+
+from __future__ import annotations
+
+import functools
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from ticketmania.settings import Settings, get_settings
+
+# libpq options that pg8000 does not take as keywords; handled below instead.
+_LIBPQ_ONLY = {"sslmode", "sslrootcert", "channel_binding", "connect_timeout", "host", "options"}
+
+
+def _ssl_context(sslmode: str | None, rootcert: str | None) -> ssl.SSLContext | None:
+    if sslmode in (None, "disable", "allow", "prefer"):
+        return None
+    context = ssl.create_default_context(cafile=rootcert)
+    if sslmode == "require" and not rootcert:
+        # libpq's "require" encrypts without verifying the server (Neon, RDS hand this out).
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    elif sslmode == "verify-ca":
+        context.check_hostname = False
+    return context
+
+
+def pg8000_url(raw_url: str) -> tuple[URL, dict[str, Any]]:
+    """Turn any Postgres URL a provider hands out into a pg8000 URL plus connect args.
+
+    `postgres://`, `postgresql://` and `postgresql+psycopg2://` all become
+    `postgresql+pg8000://`; `sslmode` becomes an SSL context; a socket folder
+    given as `?host=/path` becomes pg8000's `unix_sock`.
+    """
+    url = make_url(raw_url.replace("postgres://", "postgresql://", 1))
+    if url.get_backend_name() != "postgresql":
+        raise ValueError("DATABASE_URL must be a PostgreSQL URL")
+    query = dict(url.query)
+    connect_args: dict[str, Any] = {}
+    context = _ssl_context(_one(query.get("sslmode")), _one(query.get("sslrootcert")))
+    if context is not None:
+        connect_args["ssl_context"] = context
+    host = _one(query.get("host"))
+    if host and host.startswith("/"):
+        connect_args["unix_sock"] = f"{host}/.s.PGSQL.{url.port or 5432}"
+    for name in _LIBPQ_ONLY:
+        query.pop(name, None)
+    url = url.set(drivername="postgresql+pg8000", query=query)
+    return url, connect_args
+
+
+def _one(value: str | tuple[str, ...] | None) -> str | None:
+    return value[-1] if isinstance(value, tuple) else value
+
+
+def build_engine(settings: Settings, *, database_url: str | None = None) -> Engine:
+    url, connect_args = pg8000_url(database_url or settings.database_url)
+    connect_args["timeout"] = settings.db_connect_timeout_seconds + settings.db_statement_timeout_ms / 1000
+    # Sent in the startup packet: no extra round trip per connection.
+    connect_args["startup_params"] = {
+        "TimeZone": "UTC",
+        "statement_timeout": str(settings.db_statement_timeout_ms),
+        "lock_timeout": str(settings.db_lock_timeout_ms),
+        "idle_in_transaction_session_timeout": "60000",
+    }
+    connect_args.setdefault("application_name", "ticketmania")
+    return create_engine(
+        url,
+        connect_args=connect_args,
+        pool_size=settings.pool_size,
+        max_overflow=0 if settings.is_lambda else settings.pool_size,
+        pool_timeout=settings.db_connect_timeout_seconds,
+        # A thawed Lambda container may hold a connection the server closed long ago.
+        pool_pre_ping=True,
+        pool_recycle=300,
+    )
+
+
+@functools.cache
+def get_engine() -> Engine:
+    return build_engine(get_settings())
+
+
+@functools.cache
+def _session_factory() -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+@contextmanager
+def open_session() -> Iterator[Session]:
+    with _session_factory()() as session:
+        yield session

@@ -1,0 +1,104 @@
+"""Domain errors. Logic raises these; `ticketmania.http` turns them into responses.
+
+AppError (status, code)
+├── NotAuthenticated      401 not_authenticated
+├── InvalidToken          401 invalid_token
+├── InvalidCredentials    401 invalid_credentials
+├── Forbidden             403 forbidden
+├── NotFound              404 not_found
+├── Conflict              409 conflict
+│   ├── EmailTaken            409 email_taken
+│   ├── SeatsBelowBooked      409 seats_below_booked
+│   ├── SoldOut               409 sold_out
+│   ├── EventClosed           409 event_closed
+│   ├── LimitExceeded         409 limit_exceeded
+│   ├── AlreadyCancelled      409 already_cancelled
+│   └── IdempotencyMismatch   409 idempotency_mismatch
+├── RateLimited           429 rate_limited (Retry-After)
+└── Unavailable           503 unavailable (Retry-After)
+"""
+
+from __future__ import annotations
+
+
+class AppError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    default_detail: str = "Internal server error"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int | None = None) -> None:
+        self.detail = detail or self.default_detail
+        self.retry_after = retry_after
+        super().__init__(self.detail)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+
+class NotAuthenticated(AppError):
+    status, code, default_detail = 401, "not_authenticated", "Not authenticated"
+
+
+class InvalidToken(AppError):
+    status, code, default_detail = 401, "invalid_token", "Invalid or expired token"
+
+
+class InvalidCredentials(AppError):
+    status, code, default_detail = 401, "invalid_credentials", "Incorrect email or password"
+
+
+class Forbidden(AppError):
+    status, code, default_detail = 403, "forbidden", "Not allowed"
+
+
+class NotFound(AppError):
+    status, code, default_detail = 404, "not_found", "Not found"
+
+
+class Conflict(AppError):
+    status, code, default_detail = 409, "conflict", "Conflict with the current state"
+
+
+class EmailTaken(Conflict):
+    code, default_detail = "email_taken", "An account with this email already exists"
+
+
+class SeatsBelowBooked(Conflict):
+    code, default_detail = "seats_below_booked", "total_seats cannot go below the seats booked"
+
+
+class SoldOut(Conflict):
+    code, default_detail = "sold_out", "Not enough seats left"
+
+
+class EventClosed(Conflict):
+    code, default_detail = "event_closed", "The event is closed"
+
+
+class LimitExceeded(Conflict):
+    code, default_detail = "limit_exceeded", "Too many seats for one user on this event"
+
+
+class AlreadyCancelled(Conflict):
+    code, default_detail = "already_cancelled", "The booking is already cancelled"
+
+
+class IdempotencyMismatch(Conflict):
+    code, default_detail = (
+        "idempotency_mismatch",
+        "This Idempotency-Key was used with a different request",
+    )
+
+
+class RateLimited(AppError):
+    status, code, default_detail = 429, "rate_limited", "Too many requests"
+
+
+class Unavailable(AppError):
+    status, code, default_detail = 503, "unavailable", "Service temporarily unavailable"

@@ -1,0 +1,121 @@
+"""One place that turns errors into API.md's JSON: {"detail": ..., "code": ...}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ticketmania.errors import AppError, Conflict, Unavailable
+from ticketmania.observability import count, logger
+
+RETRY_AFTER_SECONDS = 5
+
+_CODES_BY_STATUS = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "unavailable",
+}
+
+# SQLSTATEs that mean "the database cannot serve this now", not "your request is wrong":
+# lock_not_available, query_canceled (statement_timeout), too_many_connections,
+# admin/crash shutdown, cannot_connect_now, and the whole connection-exception class.
+_UNAVAILABLE_SQLSTATES = {"55P03", "57014", "53300", "57P01", "57P02", "57P03"}
+
+# Described once, referenced by every route's `responses=`.
+ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
+    "required": ["detail", "code"],
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the error statuses a route can answer."""
+    return {
+        status: {
+            "description": _CODES_BY_STATUS.get(status, "error"),
+            "content": {"application/json": {"schema": ERROR_SCHEMA}},
+        }
+        for status in statuses
+    }
+
+
+def error_response(*, status: int, detail: Any, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+
+
+def sqlstate_of(exc: DBAPIError) -> str | None:
+    """The SQLSTATE pg8000 put in its error, if any."""
+    args = getattr(exc.orig, "args", ())
+    if args and isinstance(args[0], dict):
+        value = args[0].get("C")
+        return str(value) if value else None
+    return None
+
+
+def classify_database_error(exc: DBAPIError) -> AppError | None:
+    """Map a database error to the API error it means, or None for a real bug."""
+    state = sqlstate_of(exc)
+    if exc.connection_invalidated or state is None or state in _UNAVAILABLE_SQLSTATES or state.startswith("08"):
+        return Unavailable("The database is unavailable, try again shortly", retry_after=RETRY_AFTER_SECONDS)
+    if isinstance(exc, IntegrityError) or state.startswith("23"):
+        # A CHECK or unique constraint caught what the logic should have: still a conflict.
+        return Conflict("The request conflicts with the current state")
+    return None
+
+
+async def _on_app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return error_response(status=exc.status, detail=exc.detail, code=exc.code, headers=exc.headers)
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # `input` would echo what was sent (a password, say) back into responses and logs.
+    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
+    return error_response(status=422, detail=jsonable_encoder(errors), code="validation_error")
+
+
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _CODES_BY_STATUS.get(exc.status_code, "error")
+    return error_response(status=exc.status_code, detail=exc.detail, code=code, headers=exc.headers)
+
+
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    mapped = classify_database_error(exc)
+    if mapped is None:
+        logger.exception("database error", extra={"sqlstate": sqlstate_of(exc)})
+        return error_response(status=500, detail="Internal server error", code="internal_error")
+    if mapped.status == 503:
+        count("DatabaseUnavailable")
+    logger.warning("database error mapped", extra={"sqlstate": sqlstate_of(exc), "status": mapped.status})
+    return error_response(status=mapped.status, detail=mapped.detail, code=mapped.code, headers=mapped.headers)
+
+
+async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error")
+    return error_response(status=500, detail="Internal server error", code="internal_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _on_app_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(Exception, _on_unexpected_error)

@@ -1,0 +1,57 @@
+"""Logger, tracer and metrics, built once per container, and the Lambda entry decorator."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+
+# POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE and POWERTOOLS_TRACE_DISABLED
+# (set per function in template.yaml) override these defaults.
+logger = Logger(service="ticketmania")
+tracer = Tracer(service="ticketmania")
+metrics = Metrics(namespace="TicketMania", service="ticketmania")
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def count(name: str, value: float = 1) -> None:
+    """Add to an EMF metric; flushed by the Lambda entry decorator."""
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def _ensure_event_loop() -> None:
+    # Mangum drives the app with asyncio.get_event_loop(), which has no loop to
+    # give in a thread other than the main one (tests call handlers from threads).
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+        if loop.is_closed():
+            raise RuntimeError
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
+    """Wrap a function's handler with request-id logging, tracing and metrics."""
+
+    @functools.wraps(handler)
+    def with_event_loop(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        _ensure_event_loop()
+        return handler(event, context)
+
+    traced = tracer.capture_lambda_handler(with_event_loop)
+    measured = metrics.log_metrics(traced)
+    return logger.inject_lambda_context(  # type: ignore[no-any-return]
+        measured, correlation_id_path=correlation_paths.API_GATEWAY_HTTP
+    )

@@ -1,0 +1,110 @@
+"""Settings from the environment, validated once per container.
+
+`get_settings()` is cached and called as each function's app module loads, so a
+bad configuration fails the cold start with a clear message instead of the
+first request.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_KEY_LENGTH = 32
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "please-change-me"}
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a runnable service."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    app_env: Literal["local", "test", "production"] = "production"
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: SecretStr = SecretStr("")
+    # Where the secret lives when it is not in SECRET_KEY: an SSM SecureString
+    # parameter name or a Secrets Manager secret id (read through Powertools).
+    secret_key_parameter: str = ""
+    secret_key_secret_id: str = ""
+
+    access_token_expire_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    events_cache_ttl: int = Field(default=5, ge=0, le=3600)
+    max_seats_per_booking: int = Field(default=10, ge=1, le=1000)
+    max_seats_per_user_per_event: int = Field(default=10, ge=1, le=100_000)
+
+    db_pool_size: int = Field(default=0, ge=0, le=100)  # 0: 1 in Lambda, 10 locally
+    db_statement_timeout_ms: int = Field(default=5000, ge=100)
+    db_lock_timeout_ms: int = Field(default=2000, ge=10)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    redis_timeout_seconds: float = Field(default=0.1, gt=0, le=5)
+    redis_breaker_seconds: float = Field(default=5.0, ge=0)
+
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=300, ge=1)
+
+    @property
+    def is_lambda(self) -> bool:
+        return "AWS_LAMBDA_FUNCTION_NAME" in os.environ
+
+    @property
+    def pool_size(self) -> int:
+        if self.db_pool_size:
+            return self.db_pool_size
+        # One request at a time per Lambda container: one connection is all it uses.
+        return 1 if self.is_lambda else 10
+
+    @model_validator(mode="after")
+    def _require_database_url_outside_local(self) -> Settings:
+        if self.app_env != "local" and not self.database_url:
+            raise ValueError("DATABASE_URL must be set (e.g. postgresql://user:pass@host:5432/db)")
+        return self
+
+
+def _resolve_secret_key(settings: Settings) -> Settings:
+    """Fill SECRET_KEY from SSM or Secrets Manager when it is named, not given."""
+    if settings.secret_key.get_secret_value():
+        return settings
+    value = ""
+    if settings.secret_key_parameter:
+        from aws_lambda_powertools.utilities import parameters
+
+        value = str(parameters.get_parameter(settings.secret_key_parameter, decrypt=True))
+    elif settings.secret_key_secret_id:
+        from aws_lambda_powertools.utilities import parameters
+
+        value = str(parameters.get_secret(settings.secret_key_secret_id))
+    return settings.model_copy(update={"secret_key": SecretStr(value)})
+
+
+def check_secret_key(settings: Settings) -> None:
+    key = settings.secret_key.get_secret_value()
+    if settings.app_env == "local":
+        return
+    if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in PLACEHOLDER_SECRETS:
+        raise ConfigurationError(
+            f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} "
+            "characters (or name it with SECRET_KEY_PARAMETER / SECRET_KEY_SECRET_ID); "
+            'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+        )
+
+
+def load_settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise ConfigurationError(f"invalid configuration: {exc}") from exc
+    settings = _resolve_secret_key(settings)
+    check_secret_key(settings)
+    return settings
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()

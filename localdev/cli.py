@@ -1,0 +1,192 @@
+"""The `ticketmania` command: serve, migrate, create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def project_root() -> Path:
+    """The folder holding template.yaml: the current one or an ancestor, else this checkout."""
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / "template.yaml").is_file():
+            return folder
+    return Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("TICKETMANIA_DATA_DIR", project_root() / ".data"))
+
+
+def say(message: str) -> None:
+    print(f"ticketmania: {message}", file=sys.stderr, flush=True)
+
+
+def _local_secret_key(folder: Path) -> str:
+    """A per-checkout random key, kept so tokens survive a restart of the local server."""
+    path = folder / "secret_key"
+    if path.is_file():
+        return path.read_text().strip()
+    folder.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def _redis_reachable(url: str) -> bool:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
+    except (redis.RedisError, OSError):
+        return False
+    return True
+
+
+@contextmanager
+def local_environment(*, with_cache: bool) -> Iterator[object | None]:
+    """Fill in what a local run lacks: APP_ENV, a database, a secret key, a cache.
+
+    Yields the embedded Postgres when one was started (None otherwise), and
+    stops it on the way out.
+    """
+    from ticketmania.settings import Settings, get_settings
+
+    os.environ.setdefault("APP_ENV", "local")
+    configured = Settings()
+    embedded = None
+    if not configured.database_url:
+        from localdev.embedded import EmbeddedPostgres
+
+        say(f"no DATABASE_URL: starting the embedded Postgres in {data_dir() / 'postgres'}")
+        embedded = EmbeddedPostgres(data_dir() / "postgres")
+        os.environ["DATABASE_URL"] = embedded.url
+    if configured.app_env == "local" and not configured.secret_key.get_secret_value():
+        os.environ["SECRET_KEY"] = _local_secret_key(data_dir())
+    if with_cache:
+        redis_url = configured.redis_url or DEFAULT_REDIS_URL
+        if _redis_reachable(redis_url):
+            os.environ["REDIS_URL"] = redis_url
+            say(f"cache: Redis at {redis_url.split('@')[-1]}")
+        else:
+            os.environ["REDIS_URL"] = ""
+            say(f"cache disabled: no Redis reachable at {redis_url.split('@')[-1]}")
+    get_settings.cache_clear()
+    try:
+        yield embedded
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def migrate() -> None:
+    from ticketmania.db.engine import get_engine
+    from ticketmania.db.migrate import upgrade_to_head
+
+    upgrade_to_head(get_engine())
+    say("database migrated to the latest revision")
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    with local_environment(with_cache=False):
+        migrate()
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace) -> int:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        email = validate_email(args.email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        say(f"invalid email: {exc}")
+        return 2
+    if not 8 <= len(args.password) <= 128:
+        say("the password must be 8 to 128 characters")
+        return 2
+    with local_environment(with_cache=False):
+        migrate()
+        from ticketmania.db import users
+        from ticketmania.db.engine import open_session
+        from ticketmania.security import hash_password
+
+        with open_session() as session:
+            user = users.find_user_by_email(session, email)
+            if user is None:
+                name = args.name or email.split("@")[0]
+                user = users.insert_user(
+                    session, name=name, email=email, password_hash=hash_password(args.password), role="admin"
+                )
+                say(f"created admin {email} (id {user.id})")
+            else:
+                users.set_role(session, user, "admin")
+                if args.reset_password:
+                    users.change_password_hash(session, user, hash_password(args.password))
+                    say(f"promoted {email} (id {user.id}) to admin and reset the password")
+                else:
+                    say(f"promoted {email} (id {user.id}) to admin; password unchanged (--reset-password to set it)")
+            session.commit()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from localdev.gateway import LocalGateway
+    from localdev.template import read_functions
+
+    with local_environment(with_cache=True) as embedded:
+        migrate()
+        functions = read_functions(project_root() / "template.yaml")
+        gateway = LocalGateway(
+            [spec for spec in functions if spec.routes],
+            on_shutdown=embedded.stop if embedded is not None else None,  # type: ignore[attr-defined]
+        )
+        say(f"serving {len(gateway.routes)} routes of {len(functions)} functions on http://{args.host}:{args.port} (docs at /docs)")
+        uvicorn.run(gateway, host=args.host, port=args.port, lifespan="on", log_level=args.log_level)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ticketmania", description="TicketMania local tools")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve every function of template.yaml from one process")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(run=cmd_serve)
+
+    migrate_parser = commands.add_parser("migrate", help="apply database migrations")
+    migrate_parser.set_defaults(run=cmd_migrate)
+
+    admin = commands.add_parser("create-admin", help="create an admin, or promote an existing user")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--password", required=True)
+    admin.add_argument("--name")
+    admin.add_argument("--reset-password", action="store_true", help="also set the password of an existing user")
+    admin.set_defaults(run=cmd_create_admin)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from ticketmania.settings import ConfigurationError
+
+    try:
+        return int(args.run(args))
+    except ConfigurationError as exc:
+        say(str(exc))
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""An embedded Postgres (the pgserver wheel) for running locally with nothing installed."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from ticketmania.db.engine import pg8000_url
+
+DATABASE_NAME = "ticketmania"
+
+
+class EmbeddedPostgres:
+    def __init__(self, data_dir: Path) -> None:
+        import pgserver  # imported here: only local runs without DATABASE_URL need it
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._server: Any = pgserver.get_server(data_dir, cleanup_mode="stop")
+        self._stopped = False
+        self._lock = threading.Lock()
+        self._ensure_database()
+
+    @property
+    def pid(self) -> int | None:
+        return self._server.get_pid()  # type: ignore[no-any-return]
+
+    @property
+    def url(self) -> str:
+        return self._server.get_uri(DATABASE_NAME)  # type: ignore[no-any-return]
+
+    def _ensure_database(self) -> None:
+        url, connect_args = pg8000_url(self._server.get_uri("postgres"))
+        engine = create_engine(url, connect_args=connect_args, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": DATABASE_NAME})
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{DATABASE_NAME}"'))
+        engine.dispose()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._server.cleanup()

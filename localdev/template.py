@@ -1,0 +1,78 @@
+"""Reads template.yaml: which functions exist, their code and their HTTP routes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """A YAML loader that reads !Ref, !Sub, !GetAtt... as plain values."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)  # type: ignore[arg-type]
+
+
+_CloudFormationLoader.add_multi_constructor("!", _any_tag)
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    method: str
+    path: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        # API Gateway path parameters ({id}) match one segment.
+        return re.compile("^" + re.sub(r"\{[^/}]+\}", "[^/]+", self.path) + "$")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    code_uri: Path
+    handler: str
+    routes: tuple[HttpRoute, ...]
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+
+def load_template(path: Path) -> dict[str, Any]:
+    with path.open() as file:
+        return yaml.load(file, Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def read_functions(path: Path) -> list[FunctionSpec]:
+    """Every AWS::Serverless::Function of the template, with its HttpApi routes."""
+    template = load_template(path)
+    defaults = template.get("Globals", {}).get("Function", {})
+    functions = []
+    for name, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        properties = resource.get("Properties", {})
+        routes = tuple(
+            HttpRoute(method=event["Properties"]["Method"].upper(), path=event["Properties"]["Path"])
+            for event in properties.get("Events", {}).values()
+            if event.get("Type") == "HttpApi"
+        )
+        functions.append(
+            FunctionSpec(
+                name=name,
+                code_uri=path.parent / properties.get("CodeUri", defaults.get("CodeUri", ".")),
+                handler=properties.get("Handler", defaults.get("Handler", "")),
+                routes=routes,
+            )
+        )
+    return functions

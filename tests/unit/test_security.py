@@ -1,0 +1,95 @@
+from datetime import UTC, datetime, timedelta
+
+from importlib.metadata import version
+import jwt
+import passlib
+import pytest
+
+from ticketmania.errors import InvalidToken
+from ticketmania.security import (
+    dummy_password_hash,
+    hash_password,
+    issue_access_token,
+    read_access_token,
+    verify_password,
+)
+
+SECRET = "unit-test-secret-key-long-enough-0123456789abcdef"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def token(**overrides):
+    fields = dict(user_id=7, role="user", token_version=3, secret=SECRET, lifetime=timedelta(hours=1),
+                  now=datetime.now(UTC))
+    fields.update(overrides)
+    return issue_access_token(**fields)
+
+
+def test_pinned_passlib_and_argon2_hash_and_verify():
+    # The versions ARCHITECTURE.md pins: passlib is unmaintained, so this must keep working.
+    assert passlib.__version__ == "1.7.4"
+    assert version("argon2-cffi").startswith("25.")
+    hashed = hash_password("correct horse battery")
+    assert hashed.startswith("$argon2id$")
+    assert verify_password("correct horse battery", hashed)
+    assert not verify_password("wrong horse battery", hashed)
+
+
+def test_malformed_stored_hash_never_verifies():
+    assert not verify_password("anything", "not-a-hash")
+    assert not verify_password("anything", "")
+
+
+def test_dummy_hash_is_a_real_argon2_hash():
+    assert dummy_password_hash().startswith("$argon2id$")
+
+
+def test_token_round_trip_carries_user_role_and_version():
+    claims = read_access_token(token(), secret=SECRET)
+    assert (claims.user_id, claims.role, claims.token_version) == (7, "user", 3)
+
+
+def test_token_has_standard_claims():
+    payload = jwt.decode(token(now=NOW), SECRET, algorithms=["HS256"], options={"verify_exp": False})
+    assert payload["sub"] == "7"
+    assert payload["iat"] == int(NOW.timestamp())
+    assert payload["exp"] == int((NOW + timedelta(hours=1)).timestamp())
+
+
+def test_expired_token_is_refused():
+    with pytest.raises(InvalidToken):
+        read_access_token(token(now=NOW - timedelta(days=1)), secret=SECRET)
+
+
+def test_forged_signature_is_refused():
+    with pytest.raises(InvalidToken):
+        read_access_token(token(secret="another-secret-key-also-long-enough-0123456789"), secret=SECRET)
+
+
+@pytest.mark.parametrize("algorithm", ["none", "HS512"])
+def test_other_algorithms_are_refused(algorithm):
+    payload = {"sub": "7", "role": "admin", "ver": 0, "iat": int(NOW.timestamp()), "exp": 4_000_000_000}
+    key = None if algorithm == "none" else SECRET
+    forged = jwt.encode(payload, key, algorithm=algorithm)
+    with pytest.raises(InvalidToken):
+        read_access_token(forged, secret=SECRET)
+
+
+@pytest.mark.parametrize("missing", ["exp", "iat", "sub"])
+def test_tokens_missing_a_required_claim_are_refused(missing):
+    payload = {"sub": "7", "iat": int(NOW.timestamp()), "exp": 4_000_000_000}
+    del payload[missing]
+    with pytest.raises(InvalidToken):
+        read_access_token(jwt.encode(payload, SECRET, algorithm="HS256"), secret=SECRET)
+
+
+@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "Bearer x"])
+def test_garbage_is_refused(garbage):
+    with pytest.raises(InvalidToken):
+        read_access_token(garbage, secret=SECRET)
+
+
+def test_non_numeric_subject_is_refused():
+    forged = jwt.encode({"sub": "admin", "iat": 1, "exp": 4_000_000_000}, SECRET, algorithm="HS256")
+    with pytest.raises(InvalidToken):
+        read_access_token(forged, secret=SECRET)
