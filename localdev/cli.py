@@ -66,7 +66,9 @@ def local_environment(*, with_cache: bool) -> Iterator[object | None]:
     if not configured.database_url:
         from localdev.embedded import EmbeddedPostgres
 
-        say(f"no DATABASE_URL: starting the embedded Postgres in {data_dir() / 'postgres'}")
+        say(
+            f"no DATABASE_URL: starting the embedded Postgres in {data_dir() / 'postgres'}"
+        )
         embedded = EmbeddedPostgres(data_dir() / "postgres")
         os.environ["DATABASE_URL"] = embedded.url
     if configured.app_env == "local" and not configured.secret_key.get_secret_value():
@@ -105,7 +107,9 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        email = validate_email(args.email, check_deliverability=False).normalized.lower()
+        email = validate_email(
+            args.email, check_deliverability=False
+        ).normalized.lower()
     except EmailNotValidError as exc:
         say(f"invalid email: {exc}")
         return 2
@@ -123,16 +127,26 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
             if user is None:
                 name = args.name or email.split("@")[0]
                 user = users.insert_user(
-                    session, name=name, email=email, password_hash=hash_password(args.password), role="admin"
+                    session,
+                    name=name,
+                    email=email,
+                    password_hash=hash_password(args.password),
+                    role="admin",
                 )
                 say(f"created admin {email} (id {user.id})")
             else:
                 users.set_role(session, user, "admin")
                 if args.reset_password:
-                    users.change_password_hash(session, user, hash_password(args.password))
-                    say(f"promoted {email} (id {user.id}) to admin and reset the password")
+                    users.change_password_hash(
+                        session, user, hash_password(args.password)
+                    )
+                    say(
+                        f"promoted {email} (id {user.id}) to admin and reset the password"
+                    )
                 else:
-                    say(f"promoted {email} (id {user.id}) to admin; password unchanged (--reset-password to set it)")
+                    say(
+                        f"promoted {email} (id {user.id}) to admin; password unchanged (--reset-password to set it)"
+                    )
             session.commit()
     return 0
 
@@ -150,16 +164,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
             [spec for spec in functions if spec.routes],
             on_shutdown=embedded.stop if embedded is not None else None,  # type: ignore[attr-defined]
         )
-        say(f"serving {len(gateway.routes)} routes of {len(functions)} functions on http://{args.host}:{args.port} (docs at /docs)")
-        uvicorn.run(gateway, host=args.host, port=args.port, lifespan="on", log_level=args.log_level)
+        say(
+            f"serving {len(gateway.routes)} routes of {len(functions)} functions on http://{args.host}:{args.port} (docs at /docs)"
+        )
+        uvicorn.run(
+            gateway,
+            host=args.host,
+            port=args.port,
+            lifespan="on",
+            log_level=args.log_level,
+        )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ticketmania", description="TicketMania local tools")
+    parser = argparse.ArgumentParser(
+        prog="ticketmania", description="TicketMania local tools"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="serve every function of template.yaml from one process")
+    serve = commands.add_parser(
+        "serve", help="serve every function of template.yaml from one process"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
@@ -168,11 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     migrate_parser = commands.add_parser("migrate", help="apply database migrations")
     migrate_parser.set_defaults(run=cmd_migrate)
 
-    admin = commands.add_parser("create-admin", help="create an admin, or promote an existing user")
+    admin = commands.add_parser(
+        "create-admin", help="create an admin, or promote an existing user"
+    )
     admin.add_argument("--email", required=True)
     admin.add_argument("--password", required=True)
     admin.add_argument("--name")
-    admin.add_argument("--reset-password", action="store_true", help="also set the password of an existing user")
+    admin.add_argument(
+        "--reset-password",
+        action="store_true",
+        help="also set the password of an existing user",
+    )
     admin.set_defaults(run=cmd_create_admin)
     return parser
 

@@ -33,9 +33,14 @@ class EmbeddedPostgres:
 
     def _ensure_database(self) -> None:
         url, connect_args = pg8000_url(self._server.get_uri("postgres"))
-        engine = create_engine(url, connect_args=connect_args, isolation_level="AUTOCOMMIT")
+        engine = create_engine(
+            url, connect_args=connect_args, isolation_level="AUTOCOMMIT"
+        )
         with engine.connect() as connection:
-            exists = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": DATABASE_NAME})
+            exists = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": DATABASE_NAME},
+            )
             if not exists:
                 connection.execute(text(f'CREATE DATABASE "{DATABASE_NAME}"'))
         engine.dispose()

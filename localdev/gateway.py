@@ -30,7 +30,7 @@ def import_function_app(spec: FunctionSpec) -> FastAPI:
     if code_uri not in sys.path:
         sys.path.insert(0, code_uri)
     module = importlib.import_module(spec.module)
-    app = getattr(module, "app")
+    app = module.app
     assert isinstance(app, FastAPI), f"{spec.module}.app is not a FastAPI app"
     return app
 
@@ -69,7 +69,9 @@ class LocalGateway:
             app = import_function_app(spec)
             apps.append(app)
             self.routes.extend((route, app) for route in spec.routes)
-        self.docs = FastAPI(title="TicketMania", swagger_ui_parameters={"persistAuthorization": True})
+        self.docs = FastAPI(
+            title="TicketMania", swagger_ui_parameters={"persistAuthorization": True}
+        )
         openapi = merge_openapi(apps)
         self.docs.openapi = lambda: openapi  # type: ignore[method-assign]
         self.on_shutdown = on_shutdown
@@ -97,9 +99,14 @@ class LocalGateway:
             await app(scope, receive, send)
             return
         if path_exists:
-            response = JSONResponse({"detail": "Method Not Allowed", "code": "method_not_allowed"}, status_code=405)
+            response = JSONResponse(
+                {"detail": "Method Not Allowed", "code": "method_not_allowed"},
+                status_code=405,
+            )
         else:
-            response = JSONResponse({"detail": "Not Found", "code": "not_found"}, status_code=404)
+            response = JSONResponse(
+                {"detail": "Not Found", "code": "not_found"}, status_code=404
+            )
         await response(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

@@ -63,14 +63,18 @@ def read_functions(path: Path) -> list[FunctionSpec]:
             continue
         properties = resource.get("Properties", {})
         routes = tuple(
-            HttpRoute(method=event["Properties"]["Method"].upper(), path=event["Properties"]["Path"])
+            HttpRoute(
+                method=event["Properties"]["Method"].upper(),
+                path=event["Properties"]["Path"],
+            )
             for event in properties.get("Events", {}).values()
             if event.get("Type") == "HttpApi"
         )
         functions.append(
             FunctionSpec(
                 name=name,
-                code_uri=path.parent / properties.get("CodeUri", defaults.get("CodeUri", ".")),
+                code_uri=path.parent
+                / properties.get("CodeUri", defaults.get("CodeUri", ".")),
                 handler=properties.get("Handler", defaults.get("Handler", "")),
                 routes=routes,
             )

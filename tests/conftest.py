@@ -31,7 +31,9 @@ def pytest_configure(config: pytest.Config) -> None:
         _database = find_postgres().create()
         redis_url, _redis_server = find_redis()
     except Exception as exc:  # one clear line instead of a wall of errors
-        pytest.exit(f"test services unavailable: {exc} (run `make services`)", returncode=3)
+        pytest.exit(
+            f"test services unavailable: {exc} (run `make services`)", returncode=3
+        )
     os.environ.update(
         {
             "APP_ENV": "test",
@@ -72,8 +74,14 @@ def clean_state() -> Iterator[None]:
     from ticketmania.db.engine import get_engine
 
     with get_engine().begin() as connection:
-        existing = [t for t in TABLES if connection.scalar(text("SELECT to_regclass(:t)"), {"t": t})]
-        connection.execute(text(f"TRUNCATE {', '.join(existing)} RESTART IDENTITY CASCADE"))
+        existing = [
+            t
+            for t in TABLES
+            if connection.scalar(text("SELECT to_regclass(:t)"), {"t": t})
+        ]
+        connection.execute(
+            text(f"TRUNCATE {', '.join(existing)} RESTART IDENTITY CASCADE")
+        )
     cache = get_cache()
     if cache.client is not None:
         cache.client.flushdb()

@@ -19,9 +19,17 @@ def unique_email(prefix: str = "user") -> str:
     return f"{prefix}{next(_serial)}@example.com"
 
 
-def signup(client: TestClient, *, email: str | None = None, password: str = DEFAULT_PASSWORD,
-           name: str = "Test User") -> dict[str, Any]:
-    response = client.post("/auth/signup", json={"name": name, "email": email or unique_email(), "password": password})
+def signup(
+    client: TestClient,
+    *,
+    email: str | None = None,
+    password: str = DEFAULT_PASSWORD,
+    name: str = "Test User",
+) -> dict[str, Any]:
+    response = client.post(
+        "/auth/signup",
+        json={"name": name, "email": email or unique_email(), "password": password},
+    )
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
 
@@ -36,7 +44,9 @@ def auth_header(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def user_token(client: TestClient, *, email: str | None = None) -> tuple[dict[str, Any], str]:
+def user_token(
+    client: TestClient, *, email: str | None = None
+) -> tuple[dict[str, Any], str]:
     user = signup(client, email=email)
     return user, login(client, user["email"])
 
@@ -45,8 +55,13 @@ def make_admin(client: TestClient) -> tuple[int, str]:
     """An admin as `ticketmania create-admin` makes one; returns (id, token)."""
     email = unique_email("admin")
     with open_session() as session:
-        admin = users.insert_user(session, name="Admin", email=email, password_hash=hash_password(DEFAULT_PASSWORD),
-                                  role="admin")
+        admin = users.insert_user(
+            session,
+            name="Admin",
+            email=email,
+            password_hash=hash_password(DEFAULT_PASSWORD),
+            role="admin",
+        )
         session.commit()
         admin_id = admin.id
     return admin_id, login(client, email)

@@ -55,9 +55,21 @@ class RedisServer:
     def start(self) -> RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
-            raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+            raise RuntimeError(
+                "redis-server is not installed (apt-get install redis-server)"
+            )
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -80,16 +92,24 @@ class RedisServer:
 @dataclass
 class TestDatabase:
     server_url: str
-    name: str = field(default_factory=lambda: f"ticketmania_test_{uuid.uuid4().hex[:10]}")
+    name: str = field(
+        default_factory=lambda: f"ticketmania_test_{uuid.uuid4().hex[:10]}"
+    )
     embedded: object | None = None
 
     @property
     def url(self) -> str:
-        return make_url(self.server_url).set(database=self.name).render_as_string(hide_password=False)
+        return (
+            make_url(self.server_url)
+            .set(database=self.name)
+            .render_as_string(hide_password=False)
+        )
 
     def _admin(self, sql: str) -> None:
         url, connect_args = pg8000_url(self.server_url)
-        engine = create_engine(url, connect_args=connect_args, isolation_level="AUTOCOMMIT")
+        engine = create_engine(
+            url, connect_args=connect_args, isolation_level="AUTOCOMMIT"
+        )
         with engine.connect() as connection:
             connection.execute(text(sql))
         engine.dispose()
@@ -113,7 +133,11 @@ def find_postgres() -> TestDatabase:
     from localdev.embedded import EmbeddedPostgres
 
     embedded = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="ticketmania-test-pg-")))
-    server_url = make_url(embedded.url).set(database="postgres").render_as_string(hide_password=False)
+    server_url = (
+        make_url(embedded.url)
+        .set(database="postgres")
+        .render_as_string(hide_password=False)
+    )
     return TestDatabase(server_url, embedded=embedded)
 
 
@@ -125,5 +149,7 @@ def find_redis() -> tuple[str, RedisServer | None]:
     try:
         redis.Redis.from_url(url, socket_timeout=0.5).ping()
     except redis.RedisError as exc:
-        raise RuntimeError(f"no Redis: install redis-server or set TEST_REDIS_URL ({exc})") from exc
+        raise RuntimeError(
+            f"no Redis: install redis-server or set TEST_REDIS_URL ({exc})"
+        ) from exc
     return url, None

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta
-
 from importlib.metadata import version
+
 import jwt
 import passlib
 import pytest
@@ -19,8 +19,14 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def token(**overrides):
-    fields = dict(user_id=7, role="user", token_version=3, secret=SECRET, lifetime=timedelta(hours=1),
-                  now=datetime.now(UTC))
+    fields = dict(
+        user_id=7,
+        role="user",
+        token_version=3,
+        secret=SECRET,
+        lifetime=timedelta(hours=1),
+        now=datetime.now(UTC),
+    )
     fields.update(overrides)
     return issue_access_token(**fields)
 
@@ -50,7 +56,9 @@ def test_token_round_trip_carries_user_role_and_version():
 
 
 def test_token_has_standard_claims():
-    payload = jwt.decode(token(now=NOW), SECRET, algorithms=["HS256"], options={"verify_exp": False})
+    payload = jwt.decode(
+        token(now=NOW), SECRET, algorithms=["HS256"], options={"verify_exp": False}
+    )
     assert payload["sub"] == "7"
     assert payload["iat"] == int(NOW.timestamp())
     assert payload["exp"] == int((NOW + timedelta(hours=1)).timestamp())
@@ -63,12 +71,21 @@ def test_expired_token_is_refused():
 
 def test_forged_signature_is_refused():
     with pytest.raises(InvalidToken):
-        read_access_token(token(secret="another-secret-key-also-long-enough-0123456789"), secret=SECRET)
+        read_access_token(
+            token(secret="another-secret-key-also-long-enough-0123456789"),
+            secret=SECRET,
+        )
 
 
 @pytest.mark.parametrize("algorithm", ["none", "HS512"])
 def test_other_algorithms_are_refused(algorithm):
-    payload = {"sub": "7", "role": "admin", "ver": 0, "iat": int(NOW.timestamp()), "exp": 4_000_000_000}
+    payload = {
+        "sub": "7",
+        "role": "admin",
+        "ver": 0,
+        "iat": int(NOW.timestamp()),
+        "exp": 4_000_000_000,
+    }
     key = None if algorithm == "none" else SECRET
     forged = jwt.encode(payload, key, algorithm=algorithm)
     with pytest.raises(InvalidToken):
@@ -90,6 +107,8 @@ def test_garbage_is_refused(garbage):
 
 
 def test_non_numeric_subject_is_refused():
-    forged = jwt.encode({"sub": "admin", "iat": 1, "exp": 4_000_000_000}, SECRET, algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "admin", "iat": 1, "exp": 4_000_000_000}, SECRET, algorithm="HS256"
+    )
     with pytest.raises(InvalidToken):
         read_access_token(forged, secret=SECRET)

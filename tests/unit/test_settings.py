@@ -64,7 +64,9 @@ def test_secret_key_from_ssm_parameter(env):
 
 @mock_aws
 def test_secret_key_from_secrets_manager(env):
-    boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="tm-key", SecretString=GOOD_KEY)
+    boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="tm-key", SecretString=GOOD_KEY
+    )
     env.setenv("SECRET_KEY_SECRET_ID", "tm-key")
     assert load_settings().secret_key.get_secret_value() == GOOD_KEY
 
@@ -81,12 +83,19 @@ def test_secret_key_from_secrets_manager(env):
 def test_every_postgres_scheme_uses_pg8000(raw):
     url, connect_args = pg8000_url(raw)
     assert url.drivername == "postgresql+pg8000"
-    assert (url.host, url.port, url.database, url.username) == ("db.example.com", 5432, "app", "u")
+    assert (url.host, url.port, url.database, url.username) == (
+        "db.example.com",
+        5432,
+        "app",
+        "u",
+    )
     assert "ssl_context" not in connect_args
 
 
 def test_sslmode_require_encrypts_without_verifying():
-    url, connect_args = pg8000_url("postgresql://u:p@ep-x.neon.tech/app?sslmode=require&channel_binding=require")
+    url, connect_args = pg8000_url(
+        "postgresql://u:p@ep-x.neon.tech/app?sslmode=require&channel_binding=require"
+    )
     context = connect_args["ssl_context"]
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_NONE
@@ -94,7 +103,9 @@ def test_sslmode_require_encrypts_without_verifying():
 
 
 def test_sslmode_verify_full_verifies():
-    _, connect_args = pg8000_url("postgresql://u:p@rds.example.com/app?sslmode=verify-full")
+    _, connect_args = pg8000_url(
+        "postgresql://u:p@rds.example.com/app?sslmode=verify-full"
+    )
     assert connect_args["ssl_context"].verify_mode == ssl.CERT_REQUIRED
     assert connect_args["ssl_context"].check_hostname
 

@@ -7,12 +7,22 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from auth.throttle import ThrottlePolicy, check_not_throttled, clear_failures, record_failure
+from auth.throttle import (
+    ThrottlePolicy,
+    check_not_throttled,
+    clear_failures,
+    record_failure,
+)
 from ticketmania.cache import Cache
 from ticketmania.db import users
 from ticketmania.db.models import User
 from ticketmania.errors import Forbidden, InvalidCredentials
-from ticketmania.security import dummy_password_hash, hash_password, issue_access_token, verify_password
+from ticketmania.security import (
+    dummy_password_hash,
+    hash_password,
+    issue_access_token,
+    verify_password,
+)
 
 
 @dataclass(frozen=True)
@@ -24,7 +34,9 @@ class IssuedToken:
 
 def sign_up(session: Session, *, name: str, email: str, password: str) -> User:
     # Always role "user": admins are made by `ticketmania create-admin`, never over HTTP.
-    user = users.insert_user(session, name=name, email=email, password_hash=hash_password(password))
+    user = users.insert_user(
+        session, name=name, email=email, password_hash=hash_password(password)
+    )
     session.commit()
     return user
 
@@ -44,7 +56,9 @@ def log_in(
     check_not_throttled(cache, policy, email=email, client=client)
     user = users.find_user_by_email(session, email)
     # Unknown email still verifies a hash, so both failures take the same time.
-    is_valid = verify_password(password, user.password_hash if user else dummy_password_hash())
+    is_valid = verify_password(
+        password, user.password_hash if user else dummy_password_hash()
+    )
     if user is None or not is_valid:
         record_failure(cache, policy, email=email, client=client)
         raise InvalidCredentials()
@@ -57,7 +71,9 @@ def log_in(
         lifetime=lifetime,
         now=now,
     )
-    return IssuedToken(access_token=token, expires_in=int(lifetime.total_seconds()), user=user)
+    return IssuedToken(
+        access_token=token, expires_in=int(lifetime.total_seconds()), user=user
+    )
 
 
 def change_password(

@@ -10,7 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from auth import logic
-from auth.schemas import LoginRequest, PasswordChangeRequest, SignupRequest, TokenOut, UserOut
+from auth.schemas import (
+    LoginRequest,
+    PasswordChangeRequest,
+    SignupRequest,
+    TokenOut,
+    UserOut,
+)
 from auth.throttle import ThrottlePolicy
 from ticketmania.cache import get_cache
 from ticketmania.deps import CurrentUser, SessionDep
@@ -52,12 +58,21 @@ async def read_login_body(request: Request) -> LoginRequest:
             data = await request.json()
         except ValueError as exc:
             raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body",), "msg": "Body must be valid JSON"}]
+                [
+                    {
+                        "type": "json_invalid",
+                        "loc": ("body",),
+                        "msg": "Body must be valid JSON",
+                    }
+                ]
             ) from exc
     try:
         return LoginRequest.model_validate(data)
     except ValidationError as exc:
-        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+        errors = [
+            {**error, "loc": ("body", *error["loc"])}
+            for error in exc.errors(include_url=False)
+        ]
         raise RequestValidationError(errors) from exc
 
 
@@ -81,7 +96,9 @@ def _throttle_policy() -> ThrottlePolicy:
     summary="Create a user account (role is always 'user')",
 )
 def signup(body: SignupRequest, session: SessionDep) -> Any:
-    return logic.sign_up(session, name=body.name, email=str(body.email), password=body.password)
+    return logic.sign_up(
+        session, name=body.name, email=str(body.email), password=body.password
+    )
 
 
 @router.post(
@@ -108,7 +125,11 @@ def login(
         lifetime=timedelta(minutes=settings.access_token_expire_minutes),
         now=datetime.now(UTC),
     )
-    return TokenOut(access_token=issued.access_token, expires_in=issued.expires_in, user=UserOut.model_validate(issued.user))
+    return TokenOut(
+        access_token=issued.access_token,
+        expires_in=issued.expires_in,
+        user=UserOut.model_validate(issued.user),
+    )
 
 
 @router.get(
@@ -128,7 +149,12 @@ def me(user: CurrentUser) -> Any:
     responses=error_responses(401, 403, 422, 429, 503),
     summary="Change the password; every token issued before stops working",
 )
-def change_password(request: Request, body: PasswordChangeRequest, user: CurrentUser, session: SessionDep) -> Response:
+def change_password(
+    request: Request,
+    body: PasswordChangeRequest,
+    user: CurrentUser,
+    session: SessionDep,
+) -> Response:
     logic.change_password(
         session,
         get_cache(),

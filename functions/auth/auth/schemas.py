@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+]
 NewPassword = Annotated[str, Field(min_length=8, max_length=128)]
 
 
@@ -15,7 +17,11 @@ class SignupRequest(BaseModel):
     # Unknown fields ("role": "admin" among them) are dropped, never applied.
     model_config = ConfigDict(
         extra="ignore",
-        json_schema_extra={"examples": [{"name": "Ada", "email": "ada@example.com", "password": "correct horse"}]},
+        json_schema_extra={
+            "examples": [
+                {"name": "Ada", "email": "ada@example.com", "password": "correct horse"}
+            ]
+        },
     )
 
     name: Name
@@ -25,7 +31,9 @@ class SignupRequest(BaseModel):
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"email": "ada@example.com", "password": "correct horse"}]}
+        json_schema_extra={
+            "examples": [{"email": "ada@example.com", "password": "correct horse"}]
+        }
     )
 
     email: str = Field(min_length=1, max_length=320)
@@ -34,7 +42,11 @@ class LoginRequest(BaseModel):
 
 class PasswordChangeRequest(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"current_password": "correct horse", "new_password": "battery staple"}]}
+        json_schema_extra={
+            "examples": [
+                {"current_password": "correct horse", "new_password": "battery staple"}
+            ]
+        }
     )
 
     current_password: str = Field(min_length=1, max_length=128)

@@ -28,7 +28,9 @@ def _keys(email: str, client: str) -> tuple[str, str]:
     return f"login-failures:email:{digest}", f"login-failures:client:{client}"
 
 
-def check_not_throttled(cache: Cache, policy: ThrottlePolicy, *, email: str, client: str) -> None:
+def check_not_throttled(
+    cache: Cache, policy: ThrottlePolicy, *, email: str, client: str
+) -> None:
     email_key, client_key = _keys(email, client)
 
     def read(redis_client):  # type: ignore[no-untyped-def]
@@ -36,14 +38,24 @@ def check_not_throttled(cache: Cache, policy: ThrottlePolicy, *, email: str, cli
         pipe.get(email_key).ttl(email_key).get(client_key).ttl(client_key)
         return pipe.execute()
 
-    email_count, email_ttl, client_count, client_ttl = cache.call(read, [None, -1, None, -1])
+    email_count, email_ttl, client_count, client_ttl = cache.call(
+        read, [None, -1, None, -1]
+    )
     if int(email_count or 0) >= policy.max_failures:
-        raise RateLimited("Too many failed attempts, try again later", retry_after=max(int(email_ttl), 1))
+        raise RateLimited(
+            "Too many failed attempts, try again later",
+            retry_after=max(int(email_ttl), 1),
+        )
     if int(client_count or 0) >= policy.max_failures * CLIENT_ALLOWANCE_FACTOR:
-        raise RateLimited("Too many failed attempts, try again later", retry_after=max(int(client_ttl), 1))
+        raise RateLimited(
+            "Too many failed attempts, try again later",
+            retry_after=max(int(client_ttl), 1),
+        )
 
 
-def record_failure(cache: Cache, policy: ThrottlePolicy, *, email: str, client: str) -> None:
+def record_failure(
+    cache: Cache, policy: ThrottlePolicy, *, email: str, client: str
+) -> None:
     def write(redis_client):  # type: ignore[no-untyped-def]
         pipe = redis_client.pipeline(transaction=False)
         for key in _keys(email, client):

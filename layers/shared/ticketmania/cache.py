@@ -12,7 +12,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -68,11 +68,14 @@ class Cache:
         except (redis.RedisError, OSError, ValueError) as exc:
             with self._lock:
                 self._open_until = self._clock() + self.breaker_seconds
-            logger.warning("cache unavailable, serving without it", extra={"error": type(exc).__name__})
+            logger.warning(
+                "cache unavailable, serving without it",
+                extra={"error": type(exc).__name__},
+            )
             count("CacheErrors")
             return fallback
 
-    def ping(self) -> str:
+    def ping(self) -> Literal["ok", "down", "disabled"]:
         """'ok', 'down' or 'disabled', for /health. Ignores the breaker."""
         if self.client is None:
             return "disabled"

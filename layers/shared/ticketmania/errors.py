@@ -26,7 +26,9 @@ class AppError(Exception):
     code: str = "internal_error"
     default_detail: str = "Internal server error"
 
-    def __init__(self, detail: str | None = None, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self, detail: str | None = None, *, retry_after: int | None = None
+    ) -> None:
         self.detail = detail or self.default_detail
         self.retry_after = retry_after
         super().__init__(self.detail)
@@ -50,7 +52,11 @@ class InvalidToken(AppError):
 
 
 class InvalidCredentials(AppError):
-    status, code, default_detail = 401, "invalid_credentials", "Incorrect email or password"
+    status, code, default_detail = (
+        401,
+        "invalid_credentials",
+        "Incorrect email or password",
+    )
 
 
 class Forbidden(AppError):
@@ -70,7 +76,10 @@ class EmailTaken(Conflict):
 
 
 class SeatsBelowBooked(Conflict):
-    code, default_detail = "seats_below_booked", "total_seats cannot go below the seats booked"
+    code, default_detail = (
+        "seats_below_booked",
+        "total_seats cannot go below the seats booked",
+    )
 
 
 class SoldOut(Conflict):

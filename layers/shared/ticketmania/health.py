@@ -39,8 +39,17 @@ def database_state() -> Literal["ok", "down"]:
 )
 def health() -> JSONResponse:
     database = database_state()
-    body = Health(status="ok" if database == "ok" else "unavailable", database=database, cache=get_cache().ping())
+    body = Health(
+        status="ok" if database == "ok" else "unavailable",
+        database=database,
+        cache=get_cache().ping(),
+    )
     if database == "ok":
         return JSONResponse(body.model_dump())
-    payload = body.model_dump() | {"detail": "The database is unavailable", "code": "unavailable"}
-    return JSONResponse(payload, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    payload = body.model_dump() | {
+        "detail": "The database is unavailable",
+        "code": "unavailable",
+    }
+    return JSONResponse(
+        payload, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )

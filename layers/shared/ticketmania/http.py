@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -54,8 +55,16 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def error_response(*, status: int, detail: Any, code: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail, "code": code}, status_code=status, headers=headers)
+def error_response(
+    *,
+    status: int,
+    detail: Any,
+    code: str,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        {"detail": detail, "code": code}, status_code=status, headers=headers
+    )
 
 
 def sqlstate_of(exc: DBAPIError) -> str | None:
@@ -70,8 +79,16 @@ def sqlstate_of(exc: DBAPIError) -> str | None:
 def classify_database_error(exc: DBAPIError) -> AppError | None:
     """Map a database error to the API error it means, or None for a real bug."""
     state = sqlstate_of(exc)
-    if exc.connection_invalidated or state is None or state in _UNAVAILABLE_SQLSTATES or state.startswith("08"):
-        return Unavailable("The database is unavailable, try again shortly", retry_after=RETRY_AFTER_SECONDS)
+    if (
+        exc.connection_invalidated
+        or state is None
+        or state in _UNAVAILABLE_SQLSTATES
+        or state.startswith("08")
+    ):
+        return Unavailable(
+            "The database is unavailable, try again shortly",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
     if isinstance(exc, IntegrityError) or state.startswith("23"):
         # A CHECK or unique constraint caught what the logic should have: still a conflict.
         return Conflict("The request conflicts with the current state")
@@ -80,20 +97,28 @@ def classify_database_error(exc: DBAPIError) -> AppError | None:
 
 async def _on_app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return error_response(status=exc.status, detail=exc.detail, code=exc.code, headers=exc.headers)
+    return error_response(
+        status=exc.status, detail=exc.detail, code=exc.code, headers=exc.headers
+    )
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # `input` would echo what was sent (a password, say) back into responses and logs.
-    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
-    return error_response(status=422, detail=jsonable_encoder(errors), code="validation_error")
+    errors = [
+        {k: v for k, v in error.items() if k != "input"} for error in exc.errors()
+    ]
+    return error_response(
+        status=422, detail=jsonable_encoder(errors), code="validation_error"
+    )
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _CODES_BY_STATUS.get(exc.status_code, "error")
-    return error_response(status=exc.status_code, detail=exc.detail, code=code, headers=exc.headers)
+    return error_response(
+        status=exc.status_code, detail=exc.detail, code=code, headers=exc.headers
+    )
 
 
 async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -101,16 +126,28 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     mapped = classify_database_error(exc)
     if mapped is None:
         logger.exception("database error", extra={"sqlstate": sqlstate_of(exc)})
-        return error_response(status=500, detail="Internal server error", code="internal_error")
+        return error_response(
+            status=500, detail="Internal server error", code="internal_error"
+        )
     if mapped.status == 503:
         count("DatabaseUnavailable")
-    logger.warning("database error mapped", extra={"sqlstate": sqlstate_of(exc), "status": mapped.status})
-    return error_response(status=mapped.status, detail=mapped.detail, code=mapped.code, headers=mapped.headers)
+    logger.warning(
+        "database error mapped",
+        extra={"sqlstate": sqlstate_of(exc), "status": mapped.status},
+    )
+    return error_response(
+        status=mapped.status,
+        detail=mapped.detail,
+        code=mapped.code,
+        headers=mapped.headers,
+    )
 
 
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error")
-    return error_response(status=500, detail="Internal server error", code="internal_error")
+    return error_response(
+        status=500, detail="Internal server error", code="internal_error"
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -63,7 +63,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _require_database_url_outside_local(self) -> Settings:
         if self.app_env != "local" and not self.database_url:
-            raise ValueError("DATABASE_URL must be set (e.g. postgresql://user:pass@host:5432/db)")
+            raise ValueError(
+                "DATABASE_URL must be set (e.g. postgresql://user:pass@host:5432/db)"
+            )
         return self
 
 
@@ -75,7 +77,9 @@ def _resolve_secret_key(settings: Settings) -> Settings:
     if settings.secret_key_parameter:
         from aws_lambda_powertools.utilities import parameters
 
-        value = str(parameters.get_parameter(settings.secret_key_parameter, decrypt=True))
+        value = str(
+            parameters.get_parameter(settings.secret_key_parameter, decrypt=True)
+        )
     elif settings.secret_key_secret_id:
         from aws_lambda_powertools.utilities import parameters
 

@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from ticketmania.settings import Settings, get_settings
 
 # libpq options that pg8000 does not take as keywords; handled below instead.
-_LIBPQ_ONLY = {"sslmode", "sslrootcert", "channel_binding", "connect_timeout", "host", "options"}
+_LIBPQ_ONLY = {
+    "sslmode",
+    "sslrootcert",
+    "channel_binding",
+    "connect_timeout",
+    "host",
+    "options",
+}
 
 
 def _ssl_context(sslmode: str | None, rootcert: str | None) -> ssl.SSLContext | None:
@@ -61,7 +68,9 @@ def _one(value: str | tuple[str, ...] | None) -> str | None:
 
 def build_engine(settings: Settings, *, database_url: str | None = None) -> Engine:
     url, connect_args = pg8000_url(database_url or settings.database_url)
-    connect_args["timeout"] = settings.db_connect_timeout_seconds + settings.db_statement_timeout_ms / 1000
+    connect_args["timeout"] = (
+        settings.db_connect_timeout_seconds + settings.db_statement_timeout_ms / 1000
+    )
     # Sent in the startup packet: no extra round trip per connection.
     connect_args["startup_params"] = {
         "TimeZone": "UTC",

@@ -24,12 +24,16 @@ class Base(DeclarativeBase):
 
 
 def _created_at() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    return mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
 
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('user', 'admin')", name="ck_users_role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('user', 'admin')", name="ck_users_role"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), nullable=False)
@@ -38,7 +42,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
     role: Mapped[str] = mapped_column(String(16), nullable=False, server_default="user")
     # Bumped by a password change; a token carrying an older version is refused.
-    token_version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    token_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, server_default="0"
+    )
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _created_at()
 
@@ -47,7 +53,9 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         CheckConstraint("total_seats > 0", name="ck_events_total_seats_positive"),
-        CheckConstraint("available_seats >= 0", name="ck_events_available_not_negative"),
+        CheckConstraint(
+            "available_seats >= 0", name="ck_events_available_not_negative"
+        ),
         CheckConstraint(
             "available_seats <= total_seats", name="ck_events_available_within_total"
         ),
@@ -57,11 +65,15 @@ class Event(Base):
     title: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     location: Mapped[str] = mapped_column(String(200), nullable=False)
-    event_date: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    event_date: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False
+    )
     total_seats: Mapped[int] = mapped_column(Integer, nullable=False)
     available_seats: Mapped[int] = mapped_column(Integer, nullable=False)
     # Set when an admin cancels (DELETE): the row stays, hidden from reads.
-    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _created_at()
 
@@ -86,6 +98,10 @@ class Booking(Base):
         BigInteger, ForeignKey("events.id", ondelete="RESTRICT"), nullable=False
     )
     seats_booked: Mapped[int] = mapped_column(Integer, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="confirmed")
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default="confirmed"
+    )
     created_at: Mapped[datetime] = _created_at()
-    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )

@@ -18,7 +18,9 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def insert_user(session: Session, *, name: str, email: str, password_hash: str, role: str = "user") -> User:
+def insert_user(
+    session: Session, *, name: str, email: str, password_hash: str, role: str = "user"
+) -> User:
     user = User(name=name, email=email.lower(), password_hash=password_hash, role=role)
     session.add(user)
     try:

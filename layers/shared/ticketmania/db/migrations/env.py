@@ -13,7 +13,9 @@ MIGRATION_LOCK_ID = 727_100_001
 
 
 def run_on(connection: Connection) -> None:
-    connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+    connection.execute(
+        text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+    )
     context.configure(connection=connection, target_metadata=Base.metadata)
     context.run_migrations()
 

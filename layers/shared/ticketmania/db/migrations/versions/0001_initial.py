@@ -18,8 +18,18 @@ depends_on: str | Sequence[str] | None = None
 
 def _timestamps() -> list[sa.Column]:
     return [
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
     ]
 
 
@@ -47,20 +57,41 @@ def upgrade() -> None:
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
         *_timestamps(),
         sa.CheckConstraint("total_seats > 0", name="ck_events_total_seats_positive"),
-        sa.CheckConstraint("available_seats >= 0", name="ck_events_available_not_negative"),
-        sa.CheckConstraint("available_seats <= total_seats", name="ck_events_available_within_total"),
+        sa.CheckConstraint(
+            "available_seats >= 0", name="ck_events_available_not_negative"
+        ),
+        sa.CheckConstraint(
+            "available_seats <= total_seats", name="ck_events_available_within_total"
+        ),
     )
     op.create_table(
         "bookings",
         sa.Column("id", sa.BigInteger(), sa.Identity(), primary_key=True),
-        sa.Column("user_id", sa.BigInteger(), sa.ForeignKey("users.id", ondelete="RESTRICT"), nullable=False),
-        sa.Column("event_id", sa.BigInteger(), sa.ForeignKey("events.id", ondelete="RESTRICT"), nullable=False),
+        sa.Column(
+            "user_id",
+            sa.BigInteger(),
+            sa.ForeignKey("users.id", ondelete="RESTRICT"),
+            nullable=False,
+        ),
+        sa.Column(
+            "event_id",
+            sa.BigInteger(),
+            sa.ForeignKey("events.id", ondelete="RESTRICT"),
+            nullable=False,
+        ),
         sa.Column("seats_booked", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(16), server_default="confirmed", nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
+            nullable=False,
+        ),
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("seats_booked > 0", name="ck_bookings_seats_positive"),
-        sa.CheckConstraint("status IN ('confirmed', 'cancelled')", name="ck_bookings_status"),
+        sa.CheckConstraint(
+            "status IN ('confirmed', 'cancelled')", name="ck_bookings_status"
+        ),
     )
     op.create_index("ix_bookings_user_id_id", "bookings", ["user_id", "id"])
     op.create_index("ix_bookings_event_id_status", "bookings", ["event_id", "status"])

@@ -1,0 +1,56 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a step of theirs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+SAM_CLI_VERSION := 1.170.0
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: run test install sam-cli services lint typecheck bench validate build clean
+
+## run: set up and serve every function on http://127.0.0.1:8000 (embedded Postgres if no DATABASE_URL)
+run: install
+	$(BIN)/ticketmania serve
+
+## test: set up, make sure Postgres and Redis can be had, run the whole suite
+test: install sam-cli services
+	$(BIN)/pytest
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt layers/shared/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# The SAM CLI pins its own dependencies, so it gets a virtualenv of its own.
+sam-cli: $(SAM_VENV)/.installed
+
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+services:
+	bash scripts/ensure-services.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy layers/shared/ticketmania localdev
+
+bench: install services
+	$(BIN)/python -m benchmarks
+
+validate: sam-cli
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM_VENV)/bin/sam validate --lint
+
+build: sam-cli
+	PATH="$$(scripts/python312-path.sh):$$PATH" $(SAM_VENV)/bin/sam build
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache

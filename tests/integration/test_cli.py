@@ -1,0 +1,182 @@
+"""The `ticketmania` command: serve (embedded Postgres, clean shutdown), migrate, create-admin."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from sqlalchemy import text
+
+from tests.factories import DEFAULT_PASSWORD, login, signup
+from tests.services import free_port
+from ticketmania.db.engine import get_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "localdev.cli"]
+
+
+def run_cli(*args, env=None, timeout=120):
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [*CLI, *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def wait_for_health(base_url, process, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"serve exited early: {process.stderr.read() if process.stderr else ''}"
+            )
+        try:
+            response = httpx.get(f"{base_url}/health", timeout=1)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("serve did not become healthy")
+
+
+def postgres_pids_for(data_dir: Path):
+    pids = []
+    for process in psutil.process_iter(attrs=["name", "cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if process.info["name"] == "postgres" and str(data_dir) in cmdline:
+            pids.append(process.pid)
+    return pids
+
+
+def test_serve_with_no_database_url_runs_embedded_postgres_and_stops_it(tmp_path):
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "SECRET_KEY", "APP_ENV"}
+    }
+    env.update(
+        {
+            "TICKETMANIA_DATA_DIR": str(tmp_path / "data"),
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    )
+    process = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        health = wait_for_health(base_url, process)
+        assert health == {"status": "ok", "database": "ok", "cache": "disabled"}
+        created = httpx.post(
+            f"{base_url}/auth/signup",
+            json={
+                "name": "Ada",
+                "email": "ada@example.com",
+                "password": DEFAULT_PASSWORD,
+            },
+        )
+        assert created.status_code == 201
+        token = httpx.post(
+            f"{base_url}/auth/login",
+            data={"username": "ada@example.com", "password": DEFAULT_PASSWORD},
+        ).json()["access_token"]
+        me = httpx.get(
+            f"{base_url}/auth/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert me.json()["email"] == "ada@example.com"
+        assert httpx.get(f"{base_url}/docs").status_code == 200
+        assert "/auth/login" in httpx.get(f"{base_url}/openapi.json").json()["paths"]
+        assert postgres_pids_for(tmp_path / "data"), (
+            "the embedded Postgres should be running"
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    stderr = process.stderr.read()
+    assert "cache disabled" in stderr
+    deadline = time.monotonic() + 10
+    while postgres_pids_for(tmp_path / "data") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert postgres_pids_for(tmp_path / "data") == [], (
+        "the embedded Postgres outlived `ticketmania serve`"
+    )
+
+
+def test_migrate_applies_every_revision():
+    result = run_cli("migrate")
+    assert result.returncode == 0, result.stderr
+    with get_engine().connect() as connection:
+        head = connection.scalar(text("SELECT version_num FROM alembic_version"))
+    from alembic.script import ScriptDirectory
+
+    from ticketmania.db.migrate import alembic_config
+
+    assert head == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_create_admin_creates_an_admin_who_can_log_in(client):
+    result = run_cli(
+        "create-admin",
+        "--email",
+        "Boss@Example.com",
+        "--password",
+        "admin password",
+        "--name",
+        "Boss",
+    )
+    assert result.returncode == 0, result.stderr
+    token = login(client, "boss@example.com", "admin password")
+    me = client.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert (me["role"], me["name"]) == ("admin", "Boss")
+
+
+def test_create_admin_promotes_an_existing_user_keeping_the_password(client):
+    user = signup(client)
+    result = run_cli(
+        "create-admin", "--email", user["email"], "--password", "ignored password"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "promoted" in result.stderr
+    token = login(client, user["email"], DEFAULT_PASSWORD)
+    assert (
+        client.get("/auth/me", headers={"Authorization": f"Bearer {token}"}).json()[
+            "role"
+        ]
+        == "admin"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--email", "not-an-email", "--password", "long enough"], "invalid email"),
+        (["--email", "a@example.com", "--password", "short"], "8 to 128"),
+    ],
+)
+def test_create_admin_refuses_bad_input(args, message):
+    result = run_cli("create-admin", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_cli_refuses_a_weak_secret_outside_local_mode():
+    result = run_cli("migrate", env={"APP_ENV": "production", "SECRET_KEY": "weak"})
+    assert result.returncode == 2
+    assert "SECRET_KEY must be set" in result.stderr
+    assert "Traceback" not in result.stderr

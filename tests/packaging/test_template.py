@@ -1,0 +1,134 @@
+"""template.yaml, the function apps and events/ agree; SAM accepts and builds the template."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from localdev.gateway import import_function_app
+from localdev.template import read_functions
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+FUNCTIONS = read_functions(ROOT / "template.yaml")
+HTTP_FUNCTIONS = [spec for spec in FUNCTIONS if spec.routes]
+
+
+def app_routes(spec):
+    schema = import_function_app(spec).openapi()
+    return {
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+    }
+
+
+@pytest.mark.parametrize("spec", HTTP_FUNCTIONS, ids=lambda spec: spec.name)
+def test_template_routes_are_exactly_the_app_routes(spec):
+    declared = {(route.method, route.path) for route in spec.routes}
+    assert declared == app_routes(spec)
+
+
+def test_no_route_is_declared_twice():
+    routes = [
+        (route.method, route.path) for spec in HTTP_FUNCTIONS for route in spec.routes
+    ]
+    assert len(routes) == len(set(routes))
+
+
+def test_handlers_are_importable_from_their_code_uri():
+    for spec in FUNCTIONS:
+        assert (
+            (spec.code_uri / spec.module.replace(".", "/")).with_suffix(".py").is_file()
+        ), spec.handler
+
+
+def test_every_route_has_a_sample_event_and_every_sample_a_route():
+    declared = {
+        f"{route.method} {route.path}"
+        for spec in HTTP_FUNCTIONS
+        for route in spec.routes
+    }
+    samples = {
+        json.loads(path.read_text())["routeKey"]
+        for path in (ROOT / "events").glob("http_api_*.json")
+    }
+    assert declared == samples
+
+
+def _sam(*args, env=None, timeout=600):
+    if not SAM.exists():
+        pytest.fail("the SAM CLI is not installed: run `make sam-cli` (make test does)")
+    environment = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "SAM_CLI_TELEMETRY": "0",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [str(SAM), *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_sam_validate_lint_is_clean():
+    result = _sam("validate", "--lint", "--template-file", "template.yaml")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "is a valid SAM Template" in output
+    assert "W" not in "".join(
+        line[:2]
+        for line in output.splitlines()
+        if line[:1] in "WE" and line[1:2].isdigit()
+    )
+
+
+def _python312_dir():
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts/python312-path.sh")],
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def test_sam_build_packages_every_function_and_the_layer(tmp_path):
+    python_dir = _python312_dir()
+    if python_dir is None:
+        pytest.skip(
+            "no python3.12 on this machine: sam build for the python3.12 runtime needs it"
+        )
+    build_dir = tmp_path / "build"
+    result = _sam(
+        "build",
+        "--template-file",
+        "template.yaml",
+        "--build-dir",
+        str(build_dir),
+        "--cache-dir",
+        str(ROOT / ".aws-sam" / "cache"),
+        "--cached",
+        env={"PATH": f"{python_dir}:{os.environ['PATH']}"},
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    layer = build_dir / "SharedLayer" / "python"
+    assert (layer / "ticketmania" / "db" / "migrations" / "env.py").is_file()
+    assert (
+        (layer / "sqlalchemy").is_dir()
+        and (layer / "pg8000").is_dir()
+        and (layer / "argon2").is_dir()
+    )
+    for spec in FUNCTIONS:
+        package = spec.module.split(".")[0]
+        assert (build_dir / spec.name / package / "app.py").is_file() or (
+            build_dir / spec.name / package
+        ).is_dir()
+    shutil.rmtree(build_dir, ignore_errors=True)
