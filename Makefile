@@ -41,7 +41,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy layers/shared/ticketmania localdev
+	$(BIN)/mypy layers/shared/ticketmania localdev functions/*/*/
 
 bench: install services
 	$(BIN)/python -m benchmarks

@@ -65,3 +65,31 @@ def make_admin(client: TestClient) -> tuple[int, str]:
         session.commit()
         admin_id = admin.id
     return admin_id, login(client, email)
+
+
+def future(days: float = 30) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) + timedelta(days=days)).isoformat()
+
+
+def event_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "Concert",
+        "description": "A night of music",
+        "location": "Berlin",
+        "event_date": future(),
+        "total_seats": 50,
+    }
+    body.update(overrides)
+    return body
+
+
+def create_event(
+    client: TestClient, admin_token: str, **overrides: Any
+) -> dict[str, Any]:
+    response = client.post(
+        "/events", json=event_body(**overrides), headers=auth_header(admin_token)
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]

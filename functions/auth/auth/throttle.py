@@ -40,16 +40,16 @@ def check_not_throttled(
 
     email_count, email_ttl, client_count, client_ttl = cache.call(
         read, [None, -1, None, -1]
-    )
+    )  # type: ignore[arg-type]
     if int(email_count or 0) >= policy.max_failures:
         raise RateLimited(
             "Too many failed attempts, try again later",
-            retry_after=max(int(email_ttl), 1),
+            retry_after=max(int(email_ttl or 1), 1),
         )
     if int(client_count or 0) >= policy.max_failures * CLIENT_ALLOWANCE_FACTOR:
         raise RateLimited(
             "Too many failed attempts, try again later",
-            retry_after=max(int(client_ttl), 1),
+            retry_after=max(int(client_ttl or 1), 1),
         )
 
 

@@ -95,3 +95,48 @@ def get_cache() -> Cache:
         else None
     )
     return Cache(client, breaker_seconds=settings.redis_breaker_seconds)
+
+
+# Versioned keys: a namespace's entries live under "<ns>:v<version>:<key>", so one
+# INCR of "<ns>:version" retires all of them at once (instant invalidation) while
+# each entry's TTL bounds how stale it can be otherwise.
+_READ_VERSIONED = """
+local version = redis.call('GET', KEYS[1]) or '0'
+return {version, redis.call('GET', ARGV[1] .. ':v' .. version .. ':' .. ARGV[2])}
+"""
+
+
+def read_versioned(cache: Cache, namespace: str, key: str) -> tuple[int, bytes | None]:
+    """(version, value) in one round trip; version -1 when Redis could not answer."""
+
+    def read(client: redis.Redis) -> tuple[int, bytes | None]:
+        version, value = client.eval(
+            _READ_VERSIONED, 1, f"{namespace}:version", namespace, key
+        )  # type: ignore[misc]
+        return int(version), value or None
+
+    miss: tuple[int, bytes | None] = (-1, None)
+    return cache.call(read, miss)
+
+
+def write_versioned(
+    cache: Cache,
+    namespace: str,
+    version: int,
+    key: str,
+    value: bytes,
+    *,
+    ttl_seconds: int,
+) -> None:
+    if version < 0 or ttl_seconds <= 0:
+        return
+    cache.call(
+        lambda client: client.set(
+            f"{namespace}:v{version}:{key}", value, ex=ttl_seconds
+        ),
+        None,
+    )
+
+
+def bump_version(cache: Cache, namespace: str) -> None:
+    cache.call(lambda client: client.incr(f"{namespace}:version"), None)

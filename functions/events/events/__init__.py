@@ -1,0 +1,1 @@
+"""EventsFunction: the public listing and reads, and admin create, update and cancel."""

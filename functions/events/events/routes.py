@@ -1,0 +1,98 @@
+"""Event routes: parse, call one logic function, shape the response."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from events import logic
+from events.schemas import EventCreate, EventOut, EventQuery, EventUpdate
+from ticketmania.cache import get_cache
+from ticketmania.db.engine import open_session
+from ticketmania.deps import CurrentAdmin, SessionDep
+from ticketmania.http import error_responses
+from ticketmania.pagination import page_headers
+from ticketmania.settings import get_settings
+
+router = APIRouter(tags=["events"])
+
+EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Event id", examples=[1])]
+
+_LIST_HEADERS = {
+    "X-Total-Count": {
+        "description": "Events matching the filters",
+        "schema": {"type": "integer"},
+    },
+    "Link": {
+        "description": 'RFC 8288 links with rel="next" / rel="prev"',
+        "schema": {"type": "string"},
+    },
+}
+
+
+@router.get(
+    "/events",
+    response_model=list[EventOut],
+    responses={200: {"headers": _LIST_HEADERS}, **error_responses(422, 503)},
+    summary="List upcoming events (cached; availability may lag by EVENTS_CACHE_TTL seconds)",
+)
+def list_events(request: Request, query: Annotated[EventQuery, Query()]) -> Response:
+    listing = logic.list_events(
+        open_session, get_cache(), query, ttl_seconds=get_settings().events_cache_ttl
+    )
+    headers = page_headers(
+        request, total=listing.total, limit=query.limit, offset=query.offset
+    )
+    # Sent as stored: the JSON was validated when it was built, not again per hit.
+    return Response(
+        content=listing.body, media_type="application/json", headers=headers
+    )
+
+
+@router.get(
+    "/events/{id}",
+    response_model=EventOut,
+    responses=error_responses(404, 422, 503),
+    summary="One event, read from the database",
+)
+def get_event(id: EventId, session: SessionDep) -> Any:
+    return logic.get_event(session, id)
+
+
+@router.post(
+    "/events",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EventOut,
+    responses=error_responses(401, 403, 422, 503),
+    summary="Create an event (admin)",
+)
+def create_event(body: EventCreate, admin: CurrentAdmin, session: SessionDep) -> Any:
+    return logic.create_event(session, get_cache(), fields=body.model_dump())
+
+
+@router.patch(
+    "/events/{id}",
+    response_model=EventOut,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Change any subset of an event's fields (admin); total_seats moves available_seats",
+)
+def update_event(
+    id: EventId, body: EventUpdate, admin: CurrentAdmin, session: SessionDep
+) -> Any:
+    return logic.update_event(
+        session, get_cache(), event_id=id, changes=body.model_dump(exclude_unset=True)
+    )
+
+
+@router.delete(
+    "/events/{id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(401, 403, 404, 422, 503),
+    summary="Cancel an event (admin): hidden from reads, its bookings kept as cancelled",
+)
+def cancel_event(id: EventId, admin: CurrentAdmin, session: SessionDep) -> Response:
+    logic.cancel_event(session, get_cache(), event_id=id, now=datetime.now(UTC))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

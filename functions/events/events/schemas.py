@@ -1,0 +1,170 @@
+"""Request, query and response models of the event routes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
+
+from ticketmania.db.events import EventSort
+
+MAX_TOTAL_SEATS = 1_000_000
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive timestamps are read as UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def in_the_future(value: datetime) -> datetime:
+    if value <= datetime.now(UTC):
+        raise ValueError("event_date must be in the future")
+    return value
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+FutureDatetime = Annotated[
+    datetime, AfterValidator(as_utc), AfterValidator(in_the_future)
+]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+Location = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+Seats = Annotated[int, Field(ge=1, le=MAX_TOTAL_SEATS, strict=True)]
+
+_EXAMPLE: dict[str, Any] = {
+    "title": "Flash Sale Live",
+    "description": "One night only.",
+    "location": "Berlin, Tempodrom",
+    "event_date": "2027-06-01T19:30:00Z",
+    "total_seats": 500,
+}
+
+
+class EventCreate(BaseModel):
+    # available_seats (or anything unknown) in the body is ignored: it is derived.
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={"examples": [_EXAMPLE]},  # type: ignore[dict-item]
+    )
+
+    title: Title
+    description: Description | None = None
+    location: Location
+    event_date: FutureDatetime
+    total_seats: Seats
+
+
+class EventUpdate(BaseModel):
+    """Any subset of the create fields; `description: null` clears it."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={"examples": [{"total_seats": 600}, {"title": "New title"}]},
+    )
+
+    title: Title | None = None
+    description: Description | None = None
+    location: Location | None = None
+    event_date: FutureDatetime | None = None
+    total_seats: Seats | None = None
+
+    @model_validator(mode="after")
+    def _required_fields_are_not_null(self) -> EventUpdate:
+        for name in ("title", "location", "event_date", "total_seats"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    description: str | None
+    location: str
+    event_date: datetime
+    total_seats: int
+    available_seats: int
+    created_at: datetime
+    updated_at: datetime
+
+
+EVENT_LIST = TypeAdapter(list[EventOut])
+
+
+class EventQuery(BaseModel):
+    """Query parameters of GET /events."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(
+        default=20, ge=1, le=100, description="Page size (1..100)", examples=[20]
+    )
+    offset: int = Field(
+        default=0, ge=0, le=1_000_000, description="Rows to skip", examples=[0]
+    )
+    q: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Case-insensitive text in title or description",
+        examples=["jazz"],
+    )
+    location: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Case-insensitive text in the location",
+        examples=["berlin"],
+    )
+    date_from: UtcDatetime | None = Field(
+        default=None,
+        description="Events on or after this time (naive = UTC). Without it, only events not yet started.",
+        examples=["2027-01-01T00:00:00Z"],
+    )
+    date_to: UtcDatetime | None = Field(
+        default=None,
+        description="Events on or before this time (naive = UTC)",
+        examples=["2027-12-31T23:59:59Z"],
+    )
+    available_only: bool = Field(
+        default=False, description="Only events with seats left"
+    )
+    sort: EventSort = Field(
+        default="event_date",
+        description="event_date (default, ascending), -event_date, title, -created_at; ties by id",
+    )
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> EventQuery:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from must not be after date_to")
+        return self
+
+    def cache_key(self) -> str:
+        """The same listing whatever order or spelling the parameters came in."""
+        parts = [
+            f"l={self.limit}",
+            f"o={self.offset}",
+            f"q={(self.q or '').strip().lower()}",
+            f"loc={(self.location or '').strip().lower()}",
+            f"df={self.date_from.isoformat() if self.date_from else ''}",
+            f"dt={self.date_to.isoformat() if self.date_to else ''}",
+            f"a={int(self.available_only)}",
+            f"s={self.sort}",
+        ]
+        return "&".join(parts)

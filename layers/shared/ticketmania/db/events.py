@@ -1,0 +1,130 @@
+"""Data access for the events table. Cancelled events are invisible to every read here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from ticketmania.db.models import Event
+
+EventSort = Literal["event_date", "-event_date", "title", "-created_at"]
+
+_ORDER: dict[str, tuple[Any, Any]] = {
+    "event_date": (Event.event_date.asc(), Event.id.asc()),
+    "-event_date": (Event.event_date.desc(), Event.id.desc()),
+    "title": (Event.title.asc(), Event.id.asc()),
+    "-created_at": (Event.created_at.desc(), Event.id.desc()),
+}
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    q: str | None = None
+    location: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    is_available_only: bool = False
+    # With no date_from, only events that have not started yet are listed.
+    is_upcoming_only: bool = True
+
+
+def _contains(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _conditions(where: EventFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Event.cancelled_at.is_(None)]
+    if where.q:
+        pattern = _contains(where.q)
+        conditions.append(
+            or_(Event.title.ilike(pattern), Event.description.ilike(pattern))
+        )
+    if where.location:
+        conditions.append(Event.location.ilike(_contains(where.location)))
+    if where.date_from is not None:
+        conditions.append(Event.event_date >= where.date_from)
+    elif where.is_upcoming_only:
+        conditions.append(Event.event_date >= func.now())
+    if where.date_to is not None:
+        conditions.append(Event.event_date <= where.date_to)
+    if where.is_available_only:
+        conditions.append(Event.available_seats > 0)
+    return conditions
+
+
+def list_query(
+    where: EventFilter, *, sort: EventSort, limit: int, offset: int
+) -> Select[Any]:
+    total = func.count().over().label("total")
+    return (
+        select(Event, total)
+        .where(*_conditions(where))
+        .order_by(*_ORDER[sort])
+        .limit(limit)
+        .offset(offset)
+    )
+
+
+def list_events(
+    session: Session, where: EventFilter, *, sort: EventSort, limit: int, offset: int
+) -> tuple[list[Event], int]:
+    """One page of active events and the total matching, in one round trip."""
+    rows = session.execute(
+        list_query(where, sort=sort, limit=limit, offset=offset)
+    ).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    # Past the last page the window count has no row to ride on.
+    total = session.scalar(
+        select(func.count()).select_from(Event).where(*_conditions(where))
+    )
+    return [], int(total or 0)
+
+
+def get_active_event(session: Session, event_id: int) -> Event | None:
+    return session.scalar(
+        select(Event).where(Event.id == event_id, Event.cancelled_at.is_(None))
+    )
+
+
+def lock_active_event(session: Session, event_id: int) -> Event | None:
+    """The event row under FOR UPDATE: every seat change goes through this lock."""
+    return session.scalar(
+        select(Event)
+        .where(Event.id == event_id, Event.cancelled_at.is_(None))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def insert_event(session: Session, **fields: Any) -> Event:
+    event = Event(**fields, available_seats=fields["total_seats"])
+    session.add(event)
+    session.flush()
+    session.refresh(event)
+    return event
+
+
+def update_event(session: Session, event: Event, changes: dict[str, Any]) -> Event:
+    session.execute(
+        update(Event)
+        .where(Event.id == event.id)
+        .values(**changes, updated_at=func.now())
+    )
+    session.refresh(event)
+    return event
+
+
+def mark_cancelled(session: Session, event: Event, *, now: datetime) -> None:
+    session.execute(
+        update(Event)
+        .where(Event.id == event.id)
+        .values(
+            cancelled_at=now, available_seats=Event.total_seats, updated_at=func.now()
+        )
+    )

@@ -1,0 +1,127 @@
+"""EventsFunction's handler fed the events/ samples."""
+
+import pytest
+
+from tests.factories import create_event, make_admin, user_token
+from tests.lambda_events import invoke, load_event, with_overrides
+
+
+@pytest.fixture(scope="module")
+def handler():
+    from events.app import handler
+
+    return handler
+
+
+@pytest.fixture
+def admin(client):
+    return make_admin(client)[1]
+
+
+def test_list_event(handler, client, admin):
+    for _ in range(3):
+        create_event(client, admin)
+    response = invoke(handler, load_event("http_api_events_list"))
+    assert response.status == 200
+    assert len(response.json()) == 3
+    assert response.headers["x-total-count"] == "3"
+    cached = invoke(handler, load_event("http_api_events_list"))
+    assert cached.body == response.body
+
+
+def test_list_event_links_use_the_gateway_host(handler, client, admin):
+    for _ in range(3):
+        create_event(client, admin)
+    event = load_event("http_api_events_list")
+    event["rawQueryString"] = "limit=1"
+    event["queryStringParameters"] = {"limit": "1"}
+    response = invoke(handler, event)
+    assert (
+        "https://abc123.execute-api.eu-west-1.amazonaws.com/events?limit=1&offset=1"
+        in response.headers["link"]
+    )
+
+
+def test_get_event(handler, client, admin):
+    created = create_event(client, admin)
+    response = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_events_get"),
+            path_parameters={"id": str(created["id"])},
+        ),
+    )
+    assert response.status == 200
+    assert response.json() == created
+
+
+def test_get_unknown_event_is_404(handler):
+    response = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_events_get"), path_parameters={"id": "999"}
+        ),
+    )
+    assert (response.status, response.json()["code"]) == (404, "not_found")
+
+
+def test_create_event(handler, admin):
+    response = invoke(
+        handler, with_overrides(load_event("http_api_events_create"), token=admin)
+    )
+    assert response.status == 201
+    assert response.json()["available_seats"] == 500
+
+
+def test_create_event_as_a_user_is_403(handler, client):
+    _, token = user_token(client)
+    response = invoke(
+        handler, with_overrides(load_event("http_api_events_create"), token=token)
+    )
+    assert (response.status, response.json()["code"]) == (403, "forbidden")
+
+
+def test_create_event_with_the_sample_placeholder_is_401(handler):
+    assert invoke(handler, load_event("http_api_events_create")).status == 401
+
+
+def test_update_event(handler, client, admin):
+    created = create_event(client, admin, total_seats=500)
+    event = with_overrides(
+        load_event("http_api_events_update"),
+        token=admin,
+        path_parameters={"id": str(created["id"])},
+    )
+    response = invoke(handler, event)
+    assert response.status == 200
+    assert (response.json()["total_seats"], response.json()["available_seats"]) == (
+        600,
+        600,
+    )
+
+
+def test_cancel_event(handler, client, admin):
+    created = create_event(client, admin)
+    event = with_overrides(
+        load_event("http_api_events_cancel"),
+        token=admin,
+        path_parameters={"id": str(created["id"])},
+    )
+    response = invoke(handler, event)
+    assert response.status == 204
+    assert response.body == ""
+    assert invoke(handler, event).status == 404
+
+
+def test_bad_input_through_the_handler(handler, admin):
+    bad = with_overrides(
+        load_event("http_api_events_create"),
+        token=admin,
+        body={"title": "", "total_seats": 0},
+    )
+    response = invoke(handler, bad)
+    assert (response.status, response.json()["code"]) == (422, "validation_error")
+    malformed = with_overrides(
+        load_event("http_api_events_get"), path_parameters={"id": "abc"}
+    )
+    assert invoke(handler, malformed).status == 422
