@@ -64,7 +64,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _redis_server.stop()
 
 
-TABLES = ("bookings", "events", "users")
+TABLES = ("idempotency_keys", "outbox", "bookings", "events", "users")
 
 
 @pytest.fixture(autouse=True)

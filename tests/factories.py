@@ -93,3 +93,19 @@ def create_event(
     )
     assert response.status_code == 201, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+def book(
+    client: TestClient,
+    token: str,
+    event_id: int,
+    seats: int = 1,
+    *,
+    key: str | None = None,
+) -> Any:
+    headers = auth_header(token)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return client.post(
+        "/bookings", json={"event_id": event_id, "seats_booked": seats}, headers=headers
+    )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from events.schemas import EVENT_LIST, EventQuery
 from ticketmania.cache import Cache, bump_version, read_versioned, write_versioned
-from ticketmania.db import bookings, events
+from ticketmania.db import bookings, events, outbox
 from ticketmania.db.models import Event
 from ticketmania.errors import NotFound, SeatsBelowBooked
 from ticketmania.observability import count, logger
@@ -131,9 +131,16 @@ def cancel_event(
         raise NotFound("Event not found")
     cancelled = bookings.cancel_all_for_event(session, event.id, now=now)
     events.mark_cancelled(session, event, now=now)
+    # Tells every holder of a cancelled booking, once a consumer relays the outbox.
+    outbox.add_message(
+        session,
+        topic="event.cancelled",
+        payload={"event_id": event.id, "booking_ids": cancelled},
+    )
     session.commit()
     bump_version(cache, LISTING_NAMESPACE)
     logger.info(
-        "event cancelled", extra={"event_id": event_id, "bookings_cancelled": cancelled}
+        "event cancelled",
+        extra={"event_id": event_id, "bookings_cancelled": len(cancelled)},
     )
-    return cancelled
+    return len(cancelled)

@@ -147,6 +147,7 @@ class EventQuery(BaseModel):
     sort: EventSort = Field(
         default="event_date",
         description="event_date (default, ascending), -event_date, title, -created_at; ties by id",
+        examples=["-created_at"],
     )
 
     @model_validator(mode="after")

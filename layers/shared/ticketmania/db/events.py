@@ -9,7 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from ticketmania.db.models import Event
+from ticketmania.db.models import Event, User
 
 EventSort = Literal["event_date", "-event_date", "title", "-created_at"]
 
@@ -128,3 +128,38 @@ def mark_cancelled(session: Session, event: Event, *, now: datetime) -> None:
             cancelled_at=now, available_seats=Event.total_seats, updated_at=func.now()
         )
     )
+
+
+@dataclass(frozen=True)
+class LockedEvent:
+    event: Event
+    # The booker's token_version as the database has it now (None: no such user).
+    user_token_version: int | None
+
+
+def lock_event_for_booking(
+    session: Session, *, event_id: int, user_id: int
+) -> LockedEvent | None:
+    """The event row under FOR UPDATE, cancelled or not, plus the booker's token version.
+
+    The token check rides on this statement: one primary-key probe of users,
+    no extra round trip and no extra connection. Its snapshot is taken before
+    the lock wait, which is fine for a token version (a password change racing
+    a booking is a race either way), but not for anything about bookings: read
+    those after this returns.
+    """
+    user_version = (
+        select(User.token_version)
+        .where(User.id == user_id)
+        .scalar_subquery()
+        .label("user_version")
+    )
+    row = session.execute(
+        select(Event, user_version)
+        .where(Event.id == event_id)
+        .with_for_update(of=Event)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None:
+        return None
+    return LockedEvent(event=row[0], user_token_version=row[1])

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -87,6 +88,12 @@ class Booking(Base):
         ),
         Index("ix_bookings_user_id_id", "user_id", "id"),
         Index("ix_bookings_event_id_status", "event_id", "status"),
+        Index(
+            "ix_bookings_user_event_confirmed",
+            "user_id",
+            "event_id",
+            postgresql_where="status = 'confirmed'",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -103,5 +110,35 @@ class Booking(Base):
     )
     created_at: Mapped[datetime] = _created_at()
     cancelled_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class IdempotencyKey(Base):
+    """A booking request's Idempotency-Key: unique per user, with a hash of its body."""
+
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    booking_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("bookings.id", ondelete="RESTRICT"), nullable=False
+    )
+    created_at: Mapped[datetime] = _created_at()
+
+
+class OutboxMessage(Base):
+    """A side effect to perform after commit, written in the same transaction as its cause."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[dict[str, object]] = mapped_column(JSONB, nullable=False)
+    created_at: Mapped[datetime] = _created_at()
+    published_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )

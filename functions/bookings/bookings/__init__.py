@@ -1,0 +1,1 @@
+"""BookingsFunction: book and cancel seats, never more than there are."""

@@ -1,0 +1,147 @@
+"""Booking routes: parse, call one logic function, shape the response."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+
+from bookings import logic
+from bookings.schemas import BookingCreate, BookingOut, Page
+from ticketmania.deps import CurrentAdmin, CurrentUser, SessionDep, TokenClaimsDep
+from ticketmania.http import error_responses
+from ticketmania.pagination import page_headers
+from ticketmania.settings import get_settings
+
+router = APIRouter(tags=["bookings"])
+
+BookingId = Annotated[
+    int, Path(ge=1, le=2**63 - 1, description="Booking id", examples=[1])
+]
+EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Event id", examples=[1])]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Retrying with the same key and body returns the original booking (200)",
+        examples=["3f1c2a9e-7b0d-4c55-9a0e-2b8f1c7d9e10"],
+    ),
+]
+
+_LIST_HEADERS = {
+    "X-Total-Count": {
+        "description": "Bookings in the list",
+        "schema": {"type": "integer"},
+    },
+    "Link": {
+        "description": 'RFC 8288 links with rel="next" / rel="prev"',
+        "schema": {"type": "string"},
+    },
+}
+
+
+@router.post(
+    "/bookings",
+    status_code=status.HTTP_201_CREATED,
+    response_model=BookingOut,
+    responses={
+        200: {
+            "model": BookingOut,
+            "description": "A retry under the same Idempotency-Key: the original",
+        },
+        **error_responses(401, 404, 409, 422, 503),
+    },
+    summary="Book seats (never oversold; 409 sold_out, event_closed, limit_exceeded, idempotency_mismatch)",
+)
+def create_booking(
+    body: BookingCreate,
+    claims: TokenClaimsDep,
+    session: SessionDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    booking, is_new = logic.book_seats(
+        session,
+        claims=claims,
+        event_id=body.event_id,
+        seats=body.seats_booked,
+        idempotency_key=idempotency_key,
+        max_seats_per_user=get_settings().max_seats_per_user_per_event,
+        now=datetime.now(UTC),
+    )
+    if not is_new:
+        response.status_code = status.HTTP_200_OK
+    return booking
+
+
+@router.get(
+    "/bookings/my",
+    response_model=list[BookingOut],
+    responses={200: {"headers": _LIST_HEADERS}, **error_responses(401, 422, 503)},
+    summary="The caller's bookings, newest first",
+)
+def my_bookings(
+    request: Request,
+    response: Response,
+    page: Annotated[Page, Query()],
+    user: CurrentUser,
+    session: SessionDep,
+) -> Any:
+    rows, total = logic.list_my_bookings(
+        session, user=user, limit=page.limit, offset=page.offset
+    )
+    response.headers.update(
+        page_headers(request, total=total, limit=page.limit, offset=page.offset)
+    )
+    return rows
+
+
+@router.get(
+    "/bookings/{id}",
+    response_model=BookingOut,
+    responses=error_responses(401, 404, 422, 503),
+    summary="One booking (its owner or an admin; anyone else gets 404)",
+)
+def get_booking(id: BookingId, user: CurrentUser, session: SessionDep) -> Any:
+    return logic.get_booking(session, booking_id=id, user=user)
+
+
+@router.post(
+    "/bookings/{id}/cancel",
+    response_model=BookingOut,
+    responses=error_responses(401, 404, 409, 422, 503),
+    summary="Cancel a booking and return its seats (409 already_cancelled, event_closed)",
+)
+def cancel_booking(id: BookingId, user: CurrentUser, session: SessionDep) -> Any:
+    return logic.cancel_booking(
+        session, booking_id=id, user=user, now=datetime.now(UTC)
+    )
+
+
+@router.get(
+    "/events/{id}/bookings",
+    response_model=list[BookingOut],
+    responses={
+        200: {"headers": _LIST_HEADERS},
+        **error_responses(401, 403, 404, 422, 503),
+    },
+    summary="Every booking of one event, newest first (admin)",
+)
+def event_bookings(
+    request: Request,
+    response: Response,
+    id: EventId,
+    page: Annotated[Page, Query()],
+    admin: CurrentAdmin,
+    session: SessionDep,
+) -> Any:
+    rows, total = logic.list_event_bookings(
+        session, event_id=id, limit=page.limit, offset=page.offset
+    )
+    response.headers.update(
+        page_headers(request, total=total, limit=page.limit, offset=page.offset)
+    )
+    return rows
