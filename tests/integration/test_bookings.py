@@ -1,7 +1,6 @@
 """Every bookings rule of API.md through HTTP on the local gateway."""
 
 import threading
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -177,7 +176,7 @@ def test_booking_needs_a_token(client, event):
 
 
 def test_a_token_revoked_by_a_password_change_cannot_book(client, event, user):
-    profile, token = user
+    _profile, token = user
     client.post(
         "/auth/password",
         json={
