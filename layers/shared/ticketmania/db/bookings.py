@@ -106,7 +106,8 @@ def write_booking(
     idempotency_key: str | None,
     request_hash: str | None,
 ) -> tuple[Booking, bool]:
-    """Take the seats, insert the booking, its idempotency key and its outbox message.
+    """Take the seats and insert the booking, its idempotency key and its outbox
+    message: one statement, run under the lock of `events.lock_event_for_booking`.
 
     Returns the booking and False when the key was taken meanwhile (by a request
     for another event): the caller must then roll back.

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from ticketmania.db.models import Event, User
+from ticketmania.db.models import Event
 
 EventSort = Literal["event_date", "-event_date", "title", "-created_at"]
 
@@ -130,36 +130,50 @@ def mark_cancelled(session: Session, event: Event, *, now: datetime) -> None:
     )
 
 
+def lock_event(session: Session, event_id: int) -> Event | None:
+    """The event row under FOR UPDATE, cancelled or not."""
+    return session.scalar(
+        select(Event)
+        .where(Event.id == event_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 @dataclass(frozen=True)
-class LockedEvent:
-    event: Event
+class EventForBooking:
+    """The locked event row, as much of it as a booking decision needs."""
+
+    available_seats: int
+    is_open: bool
     # The booker's token_version as the database has it now (None: no such user).
     user_token_version: int | None
 
 
-def lock_event_for_booking(
-    session: Session, *, event_id: int, user_id: int
-) -> LockedEvent | None:
-    """The event row under FOR UPDATE, cancelled or not, plus the booker's token version.
-
-    The token check rides on this statement: one primary-key probe of users,
-    no extra round trip and no extra connection. Its snapshot is taken before
-    the lock wait, which is fine for a token version (a password change racing
-    a booking is a race either way), but not for anything about bookings: read
-    those after this returns.
+_LOCK_FOR_BOOKING = text(
     """
-    user_version = (
-        select(User.token_version)
-        .where(User.id == user_id)
-        .scalar_subquery()
-        .label("user_version")
-    )
+    SELECT available_seats,
+           cancelled_at IS NULL AND event_date > :now,
+           (SELECT token_version FROM users WHERE id = :user_id)
+    FROM events WHERE id = :event_id
+    FOR UPDATE
+    """
+)
+
+
+def lock_event_for_booking(
+    session: Session, *, event_id: int, user_id: int, now: datetime
+) -> EventForBooking | None:
+    """Lock the event row (FOR UPDATE) and read what a booking needs, with the
+    booker's token version folded in: one primary-key probe of users, no extra
+    round trip. That subquery's snapshot is taken before the lock wait, which is
+    fine for a token version (a password change racing a booking is a race either
+    way) but not for bookings: read those after this returns."""
     row = session.execute(
-        select(Event, user_version)
-        .where(Event.id == event_id)
-        .with_for_update(of=Event)
-        .execution_options(populate_existing=True)
+        _LOCK_FOR_BOOKING, {"event_id": event_id, "user_id": user_id, "now": now}
     ).one_or_none()
     if row is None:
         return None
-    return LockedEvent(event=row[0], user_token_version=row[1])
+    return EventForBooking(
+        available_seats=int(row[0]), is_open=bool(row[1]), user_token_version=row[2]
+    )
