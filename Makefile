@@ -44,7 +44,8 @@ typecheck: install
 	$(BIN)/mypy layers/shared/ticketmania localdev functions/*/*/
 
 bench: install services
-	$(BIN)/python -m benchmarks
+	# Powertools flushes EMF metrics to stdout as it goes; keep the table rows only.
+	bash -o pipefail -c "$(BIN)/python -m benchmarks | grep '^|'"
 
 validate: sam-cli
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM_VENV)/bin/sam validate --lint

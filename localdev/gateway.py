@@ -69,6 +69,8 @@ class LocalGateway:
             app = import_function_app(spec)
             apps.append(app)
             self.routes.extend((route, app) for route in spec.routes)
+        # Like API Gateway: a literal path (/bookings/my) wins over a parameter (/bookings/{id}).
+        self.routes.sort(key=lambda entry: entry[0].path.count("{"))
         self.docs = FastAPI(
             title="TicketMania", swagger_ui_parameters={"persistAuthorization": True}
         )

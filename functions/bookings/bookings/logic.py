@@ -2,20 +2,21 @@
 
 The booking transaction (nothing but Postgres is called while the row lock is held):
 
-1. SELECT ... FOR UPDATE locks the event row and reads its seats and state,
-   with the booker's token version folded in (a primary-key probe of users:
-   no extra round trip, no extra connection checkout);
+1. one guarded UPDATE takes the seats and the event row's lock at once, only
+   if the event is open, has the seats, and the token's version is current
+   (a primary-key probe of users inside the statement: no extra round trip,
+   no extra connection checkout);
 2. one SELECT reads the booker's confirmed seats on the event and any earlier
    use of the Idempotency-Key (after the lock, so it sees every commit);
-3. one statement takes the seats and writes the booking, the key and the
-   outbox message; then COMMIT.
+3. one statement writes the booking, the key and the outbox message; COMMIT.
 
-Why FOR UPDATE and not one guarded `UPDATE ... WHERE available_seats >= n`:
-`make bench` ran both with the same other statements on one hot event, and
-FOR UPDATE booked 4-8% more per second at 2 to 32 clients (BENCHMARKS.md).
-It also knows from the locked row why a booking is refused (sold out,
-closed, revoked), where the guarded UPDATE matching nothing needs another
-query to tell.
+Why the guarded UPDATE and not SELECT ... FOR UPDATE first: `make bench` ran
+both with the same other statements on one hot event. Successful bookings
+came out even (0.99-1.06x), but refusals, which are most requests of a flash
+sale once it sells out, ran 1.3-1.5x faster: a guarded UPDATE that matches
+nothing takes no lock, where FOR UPDATE queues every refusal behind the
+lock (BENCHMARKS.md). The price is one more lock-free query on the refusal
+path to tell sold out from closed, unknown or revoked.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ticketmania.db import bookings, events, users
+from ticketmania.db import bookings, events
 from ticketmania.db.models import Booking, Event, User
 from ticketmania.errors import (
     AlreadyCancelled,
@@ -39,6 +40,10 @@ from ticketmania.errors import (
 )
 from ticketmania.observability import count
 from ticketmania.security import TokenClaims
+
+# The refusal read can find the seats back (a cancellation landed in between):
+# then the guarded UPDATE is tried again, a bounded number of times.
+MAX_ATTEMPTS = 3
 
 
 def request_hash(*, event_id: int, seats_booked: int) -> str:
@@ -69,37 +74,66 @@ def book_seats(
     """Book seats for the token's user. Returns the booking and whether it is new
     (False: a retry under the same Idempotency-Key, answered with the original)."""
     digest = request_hash(event_id=event_id, seats_booked=seats)
-    event = events.lock_event_for_booking(
-        session, event_id=event_id, user_id=claims.user_id, now=now
-    )
-    token_version = (
-        event.user_token_version
-        if event
-        else users.get_token_version(session, claims.user_id)
-    )
-    if token_version is None or token_version != claims.token_version:
-        raise InvalidToken()
-    if event is None:
-        raise NotFound("Event not found")
+    for _ in range(MAX_ATTEMPTS):
+        is_taken = events.take_seats(
+            session,
+            event_id=event_id,
+            seats=seats,
+            user_id=claims.user_id,
+            token_version=claims.token_version,
+            now=now,
+        )
+        if is_taken:
+            return _confirm(
+                session,
+                claims=claims,
+                event_id=event_id,
+                seats=seats,
+                idempotency_key=idempotency_key,
+                digest=digest,
+                max_seats_per_user=max_seats_per_user,
+            )
+        session.rollback()
+        original = _refuse(
+            session,
+            claims=claims,
+            event_id=event_id,
+            seats=seats,
+            idempotency_key=idempotency_key,
+            digest=digest,
+            now=now,
+        )
+        if original is not None:
+            return original, False
+    raise SoldOut("Seats are changing hands fast; try again")
+
+
+def _confirm(
+    session: Session,
+    *,
+    claims: TokenClaims,
+    event_id: int,
+    seats: int,
+    idempotency_key: str | None,
+    digest: str,
+    max_seats_per_user: int,
+) -> tuple[Booking, bool]:
+    """Seats taken and the row locked: check the key and the cap, then write."""
     state = bookings.read_user_event_state(
         session,
         user_id=claims.user_id,
         event_id=event_id,
         idempotency_key=idempotency_key,
     )
-    # A retry is answered before any other rule: the event may be sold out by now.
     if state.prior_request is not None:
+        session.rollback()
         return _replay(session, state.prior_request, digest), False
-    if not event.is_open:
-        raise EventClosed("The event is cancelled or has already started")
     if state.confirmed_seats + seats > max_seats_per_user:
+        session.rollback()
         left = max(max_seats_per_user - state.confirmed_seats, 0)
         raise LimitExceeded(
             f"At most {max_seats_per_user} seats per user on this event; you can book {left} more"
         )
-    if event.available_seats < seats:
-        count("SoldOutRejections")
-        raise SoldOut(f"Only {event.available_seats} seats left")
     booking, is_key_written = bookings.write_booking(
         session,
         user_id=claims.user_id,
@@ -120,6 +154,43 @@ def book_seats(
     count("BookingsMade")
     count("SeatsBooked", seats)
     return booking, True
+
+
+def _refuse(
+    session: Session,
+    *,
+    claims: TokenClaims,
+    event_id: int,
+    seats: int,
+    idempotency_key: str | None,
+    digest: str,
+    now: datetime,
+) -> Booking | None:
+    """The guarded UPDATE matched nothing: raise why. Returns the original booking
+    for a retry under a used Idempotency-Key, None when the seats are back."""
+    facts = events.read_refusal_facts(
+        session, event_id=event_id, user_id=claims.user_id, now=now
+    )
+    if (
+        facts.user_token_version is None
+        or facts.user_token_version != claims.token_version
+    ):
+        raise InvalidToken()
+    if idempotency_key is not None:
+        # A retry is answered before any other rule: the event may be sold out by now.
+        prior = bookings.find_prior_request(
+            session, user_id=claims.user_id, idempotency_key=idempotency_key
+        )
+        if prior is not None:
+            return _replay(session, prior, digest)
+    if not facts.is_event_found:
+        raise NotFound("Event not found")
+    if not facts.is_event_open:
+        raise EventClosed("The event is cancelled or has already started")
+    if facts.available_seats < seats:
+        count("SoldOutRejections")
+        raise SoldOut(f"Only {facts.available_seats} seats left")
+    return None
 
 
 def _visible_booking(session: Session, booking_id: int, user: User) -> Booking:

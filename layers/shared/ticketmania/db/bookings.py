@@ -1,9 +1,9 @@
 """Data access for the bookings table. Rows are never deleted: only their status changes.
 
 The booking and cancellation writes are single statements that also touch
-events, idempotency_keys and outbox: they run while the event row is locked,
-and every round trip saved there is time other buyers of the same event do
-not wait.
+idempotency_keys and outbox (and, for a cancellation, events): they run while
+the event row is locked, and every round trip saved there is time other
+buyers of the same event do not wait.
 """
 
 from __future__ import annotations
@@ -72,13 +72,9 @@ def find_prior_request(
 
 _WRITE_BOOKING = text(
     """
-    WITH taken AS (
-      UPDATE events SET available_seats = available_seats - :seats, updated_at = now()
-      WHERE id = :event_id
-      RETURNING id
-    ), booking AS (
+    WITH booking AS (
       INSERT INTO bookings (user_id, event_id, seats_booked, status)
-      SELECT :user_id, id, :seats, 'confirmed' FROM taken
+      VALUES (:user_id, :event_id, :seats, 'confirmed')
       RETURNING id, user_id, event_id, seats_booked, status, created_at, cancelled_at
     ), key AS (
       INSERT INTO idempotency_keys (user_id, key, request_hash, booking_id)
@@ -106,8 +102,8 @@ def write_booking(
     idempotency_key: str | None,
     request_hash: str | None,
 ) -> tuple[Booking, bool]:
-    """Take the seats and insert the booking, its idempotency key and its outbox
-    message: one statement, run under the lock of `events.lock_event_for_booking`.
+    """Insert the booking, its idempotency key and its outbox message: one statement,
+    run after `events.take_seats` took the seats (and the row lock) in this transaction.
 
     Returns the booking and False when the key was taken meanwhile (by a request
     for another event): the caller must then roll back.

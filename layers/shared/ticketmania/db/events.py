@@ -140,40 +140,79 @@ def lock_event(session: Session, event_id: int) -> Event | None:
     )
 
 
-@dataclass(frozen=True)
-class EventForBooking:
-    """The locked event row, as much of it as a booking decision needs."""
-
-    available_seats: int
-    is_open: bool
-    # The booker's token_version as the database has it now (None: no such user).
-    user_token_version: int | None
-
-
-_LOCK_FOR_BOOKING = text(
+_TAKE_SEATS = text(
     """
-    SELECT available_seats,
-           cancelled_at IS NULL AND event_date > :now,
-           (SELECT token_version FROM users WHERE id = :user_id)
-    FROM events WHERE id = :event_id
-    FOR UPDATE
+    UPDATE events SET available_seats = available_seats - :seats, updated_at = now()
+    WHERE id = :event_id
+      AND available_seats >= :seats
+      AND cancelled_at IS NULL
+      AND event_date > :now
+      AND EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version)
+    RETURNING id
     """
 )
 
 
-def lock_event_for_booking(
+def take_seats(
+    session: Session,
+    *,
+    event_id: int,
+    seats: int,
+    user_id: int,
+    token_version: int,
+    now: datetime,
+) -> bool:
+    """Take seats if the event is open, has them, and the booker's token is current.
+
+    One guarded UPDATE, which also takes the row lock for the rest of the
+    transaction. The token check costs a primary-key probe of users inside
+    this statement: no extra round trip, no extra connection checkout.
+    False: nothing taken and nothing locked (`read_refusal_facts` says why).
+    """
+    taken = session.scalar(
+        _TAKE_SEATS,
+        {
+            "event_id": event_id,
+            "seats": seats,
+            "user_id": user_id,
+            "token_version": token_version,
+            "now": now,
+        },
+    )
+    return taken is not None
+
+
+@dataclass(frozen=True)
+class RefusalFacts:
+    """Why `take_seats` matched nothing, read afterwards without any lock."""
+
+    is_event_found: bool
+    is_event_open: bool
+    available_seats: int
+    # The booker's token_version as the database has it now (None: no such user).
+    user_token_version: int | None
+
+
+_REFUSAL_FACTS = text(
+    """
+    SELECT e.id IS NOT NULL,
+           coalesce(e.cancelled_at IS NULL AND e.event_date > :now, false),
+           coalesce(e.available_seats, 0),
+           (SELECT token_version FROM users WHERE id = :user_id)
+    FROM (SELECT 1) AS one LEFT JOIN events AS e ON e.id = :event_id
+    """
+)
+
+
+def read_refusal_facts(
     session: Session, *, event_id: int, user_id: int, now: datetime
-) -> EventForBooking | None:
-    """Lock the event row (FOR UPDATE) and read what a booking needs, with the
-    booker's token version folded in: one primary-key probe of users, no extra
-    round trip. That subquery's snapshot is taken before the lock wait, which is
-    fine for a token version (a password change racing a booking is a race either
-    way) but not for bookings: read those after this returns."""
+) -> RefusalFacts:
     row = session.execute(
-        _LOCK_FOR_BOOKING, {"event_id": event_id, "user_id": user_id, "now": now}
-    ).one_or_none()
-    if row is None:
-        return None
-    return EventForBooking(
-        available_seats=int(row[0]), is_open=bool(row[1]), user_token_version=row[2]
+        _REFUSAL_FACTS, {"event_id": event_id, "user_id": user_id, "now": now}
+    ).one()
+    return RefusalFacts(
+        is_event_found=bool(row[0]),
+        is_event_open=bool(row[1]),
+        available_seats=int(row[2]),
+        user_token_version=row[3],
     )

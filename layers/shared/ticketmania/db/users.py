@@ -18,10 +18,6 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def get_token_version(session: Session, user_id: int) -> int | None:
-    return session.scalar(select(User.token_version).where(User.id == user_id))
-
-
 def insert_user(
     session: Session, *, name: str, email: str, password_hash: str, role: str = "user"
 ) -> User:
