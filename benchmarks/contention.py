@@ -136,7 +136,6 @@ def refuse_guarded(session: Session, claims: TokenClaims, event_id: int) -> None
         "version": claims.token_version,
     }
     assert session.scalar(_TAKE_GUARDED, params) is None
-    session.rollback()
     session.execute(_REFUSAL_FACTS, params).one()
     session.rollback()
 

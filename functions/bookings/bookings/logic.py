@@ -93,7 +93,7 @@ def book_seats(
                 digest=digest,
                 max_seats_per_user=max_seats_per_user,
             )
-        session.rollback()
+        # No rollback needed: an UPDATE that matched nothing changed and locked nothing.
         original = _refuse(
             session,
             claims=claims,

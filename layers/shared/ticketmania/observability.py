@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -13,8 +14,21 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 # POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE and POWERTOOLS_TRACE_DISABLED
 # (set per function in template.yaml) override these defaults.
+
+
+def is_tracing_enabled() -> bool:
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in {
+        "1",
+        "true",
+        "yes",
+    }
+    return "AWS_LAMBDA_FUNCTION_NAME" in os.environ and not disabled
+
+
 logger = Logger(service="ticketmania")
-tracer = Tracer(service="ticketmania")
+# Built only where it will trace: the X-Ray SDK it imports costs ~0.2 s of every
+# cold start (BENCHMARKS.md), even when Powertools then disables it.
+tracer: Tracer | None = Tracer(service="ticketmania") if is_tracing_enabled() else None
 metrics = Metrics(namespace="TicketMania", service="ticketmania")
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -50,7 +64,9 @@ def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
         _ensure_event_loop()
         return handler(event, context)
 
-    traced = tracer.capture_lambda_handler(with_event_loop)
+    traced = (
+        tracer.capture_lambda_handler(with_event_loop) if tracer else with_event_loop
+    )
     measured = metrics.log_metrics(traced)
     return logger.inject_lambda_context(  # type: ignore[no-any-return]
         measured, correlation_id_path=correlation_paths.API_GATEWAY_HTTP
