@@ -11,7 +11,7 @@ from bookings import logic
 from bookings.schemas import BookingCreate, BookingOut, Page
 from ticketmania.deps import CurrentAdmin, CurrentUser, SessionDep, TokenClaimsDep
 from ticketmania.http import error_responses
-from ticketmania.pagination import page_headers
+from ticketmania.pagination import list_response_doc, page_headers
 from ticketmania.settings import get_settings
 
 router = APIRouter(tags=["bookings"])
@@ -30,17 +30,6 @@ IdempotencyKey = Annotated[
         examples=["3f1c2a9e-7b0d-4c55-9a0e-2b8f1c7d9e10"],
     ),
 ]
-
-_LIST_HEADERS = {
-    "X-Total-Count": {
-        "description": "Bookings in the list",
-        "schema": {"type": "integer"},
-    },
-    "Link": {
-        "description": 'RFC 8288 links with rel="next" / rel="prev"',
-        "schema": {"type": "string"},
-    },
-}
 
 
 @router.post(
@@ -80,7 +69,7 @@ def create_booking(
 @router.get(
     "/bookings/my",
     response_model=list[BookingOut],
-    responses={200: {"headers": _LIST_HEADERS}, **error_responses(401, 422, 503)},
+    responses={200: list_response_doc("Bookings"), **error_responses(401, 422, 503)},
     summary="The caller's bookings, newest first",
 )
 def my_bookings(
@@ -125,7 +114,7 @@ def cancel_booking(id: BookingId, user: CurrentUser, session: SessionDep) -> Any
     "/events/{id}/bookings",
     response_model=list[BookingOut],
     responses={
-        200: {"headers": _LIST_HEADERS},
+        200: list_response_doc("Bookings"),
         **error_responses(401, 403, 404, 422, 503),
     },
     summary="Every booking of one event, newest first (admin)",

@@ -13,29 +13,21 @@ from ticketmania.cache import get_cache
 from ticketmania.db.engine import open_session
 from ticketmania.deps import CurrentAdmin, SessionDep
 from ticketmania.http import error_responses
-from ticketmania.pagination import page_headers
+from ticketmania.pagination import list_response_doc, page_headers
 from ticketmania.settings import get_settings
 
 router = APIRouter(tags=["events"])
 
 EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Event id", examples=[1])]
 
-_LIST_HEADERS = {
-    "X-Total-Count": {
-        "description": "Events matching the filters",
-        "schema": {"type": "integer"},
-    },
-    "Link": {
-        "description": 'RFC 8288 links with rel="next" / rel="prev"',
-        "schema": {"type": "string"},
-    },
-}
-
 
 @router.get(
     "/events",
     response_model=list[EventOut],
-    responses={200: {"headers": _LIST_HEADERS}, **error_responses(422, 503)},
+    responses={
+        200: list_response_doc("Events matching the filters"),
+        **error_responses(422, 503),
+    },
     summary="List upcoming events (cached; availability may lag by EVENTS_CACHE_TTL seconds)",
 )
 def list_events(request: Request, query: Annotated[EventQuery, Query()]) -> Response:

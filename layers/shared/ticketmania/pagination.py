@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
+
+
+def list_response_doc(what: str) -> dict[str, Any]:
+    """OpenAPI for a paginated list's 200: its X-Total-Count and Link headers."""
+    return {
+        "headers": {
+            "X-Total-Count": {
+                "description": f"{what}: how many in all",
+                "schema": {"type": "integer"},
+            },
+            "Link": {
+                "description": 'RFC 8288 links with rel="next" / rel="prev"',
+                "schema": {"type": "string"},
+            },
+        }
+    }
 
 
 def _page_url(request: Request, *, limit: int, offset: int) -> str:

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from ticketmania.db import paging
 from ticketmania.db.models import Booking
 
 
@@ -204,27 +205,25 @@ def list_user_bookings(
     session: Session, user_id: int, *, limit: int, offset: int
 ) -> tuple[list[Booking], int]:
     """The user's bookings, newest first, and how many there are."""
-    return _page(session, Booking.user_id == user_id, limit=limit, offset=offset)
+    return paging.fetch_page(
+        session,
+        Booking,
+        [Booking.user_id == user_id],
+        order_by=[Booking.id.desc()],
+        limit=limit,
+        offset=offset,
+    )
 
 
 def list_event_bookings(
     session: Session, event_id: int, *, limit: int, offset: int
 ) -> tuple[list[Booking], int]:
-    return _page(session, Booking.event_id == event_id, limit=limit, offset=offset)
-
-
-def _page(
-    session: Session, condition: Any, *, limit: int, offset: int
-) -> tuple[list[Booking], int]:
-    total = func.count().over().label("total")
-    rows = session.execute(
-        select(Booking, total)
-        .where(condition)
-        .order_by(Booking.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    if rows:
-        return [row[0] for row in rows], int(rows[0][1])
-    count = session.scalar(select(func.count()).select_from(Booking).where(condition))
-    return [], int(count or 0)
+    """The event's bookings, newest first, and how many there are."""
+    return paging.fetch_page(
+        session,
+        Booking,
+        [Booking.event_id == event_id],
+        order_by=[Booking.id.desc()],
+        limit=limit,
+        offset=offset,
+    )

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from ticketmania.db import paging
 from ticketmania.db.models import Event
 
 EventSort = Literal["event_date", "-event_date", "title", "-created_at"]
@@ -60,30 +61,23 @@ def _conditions(where: EventFilter) -> list[ColumnElement[bool]]:
 def list_query(
     where: EventFilter, *, sort: EventSort, limit: int, offset: int
 ) -> Select[Any]:
-    total = func.count().over().label("total")
-    return (
-        select(Event, total)
-        .where(*_conditions(where))
-        .order_by(*_ORDER[sort])
-        .limit(limit)
-        .offset(offset)
+    return paging.page_query(
+        Event, _conditions(where), order_by=_ORDER[sort], limit=limit, offset=offset
     )
 
 
 def list_events(
     session: Session, where: EventFilter, *, sort: EventSort, limit: int, offset: int
 ) -> tuple[list[Event], int]:
-    """One page of active events and the total matching, in one round trip."""
-    rows = session.execute(
-        list_query(where, sort=sort, limit=limit, offset=offset)
-    ).all()
-    if rows:
-        return [row[0] for row in rows], int(rows[0][1])
-    # Past the last page the window count has no row to ride on.
-    total = session.scalar(
-        select(func.count()).select_from(Event).where(*_conditions(where))
+    """One page of active events and the total matching."""
+    return paging.fetch_page(
+        session,
+        Event,
+        _conditions(where),
+        order_by=_ORDER[sort],
+        limit=limit,
+        offset=offset,
     )
-    return [], int(total or 0)
 
 
 def get_active_event(session: Session, event_id: int) -> Event | None:
