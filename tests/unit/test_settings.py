@@ -39,6 +39,21 @@ def test_local_mode_runs_without_a_secret_or_database(env):
     assert settings.app_env == "local"
 
 
+def test_local_mode_without_a_key_signs_with_the_local_development_key(env):
+    from ticketmania.settings import LOCAL_DEVELOPMENT_KEY
+
+    env.setenv("APP_ENV", "local")
+    assert load_settings().secret_key.get_secret_value() == LOCAL_DEVELOPMENT_KEY
+
+
+def test_the_local_development_key_is_refused_outside_local_mode(env):
+    from ticketmania.settings import LOCAL_DEVELOPMENT_KEY
+
+    env.setenv("SECRET_KEY", LOCAL_DEVELOPMENT_KEY)
+    with pytest.raises(ConfigurationError, match="local development key"):
+        load_settings()
+
+
 def test_database_url_is_required_outside_local(env):
     env.setenv("SECRET_KEY", GOOD_KEY)
     env.delenv("DATABASE_URL")

@@ -15,6 +15,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
+# Signs tokens only in local mode when no key is given (sam local, say), so that
+# every local function accepts every other's tokens. Refused outside local mode.
+LOCAL_DEVELOPMENT_KEY = "local-development-only-key-never-used-outside-app-env-local"
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "please-change-me"}
 
 
@@ -91,6 +94,10 @@ def check_secret_key(settings: Settings) -> None:
     key = settings.secret_key.get_secret_value()
     if settings.app_env == "local":
         return
+    if key == LOCAL_DEVELOPMENT_KEY:
+        raise ConfigurationError(
+            "SECRET_KEY is the local development key: set a real one"
+        )
     if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in PLACEHOLDER_SECRETS:
         raise ConfigurationError(
             f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} "
@@ -106,6 +113,10 @@ def load_settings() -> Settings:
         raise ConfigurationError(f"invalid configuration: {exc}") from exc
     settings = _resolve_secret_key(settings)
     check_secret_key(settings)
+    if settings.app_env == "local" and not settings.secret_key.get_secret_value():
+        settings = settings.model_copy(
+            update={"secret_key": SecretStr(LOCAL_DEVELOPMENT_KEY)}
+        )
     return settings
 
 
