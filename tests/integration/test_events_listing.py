@@ -194,3 +194,11 @@ def test_cancelled_events_are_not_listed(client, admin):
 def test_unknown_query_parameters_are_ignored(client, admin):
     create_event(client, admin)
     assert len(ids(client.get("/events?colour=blue"))) == 1
+
+
+def test_listing_items_have_exactly_the_event_fields_in_order(client, admin):
+    event = create_event(client, admin)
+    for _ in range(2):  # a miss, then a hit from the cache
+        response = client.get("/events")
+        assert list(response.json()[0]) == list(event)
+        assert response.json()[0] == client.get(f"/events/{event['id']}").json()

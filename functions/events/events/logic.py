@@ -74,7 +74,12 @@ def list_events(
             limit=query.limit,
             offset=query.offset,
         )
-        listing = Listing(body=EVENT_LIST.dump_json(rows), total=total)  # type: ignore[arg-type]
+        listing = Listing(
+            body=EVENT_LIST.dump_json(
+                EVENT_LIST.validate_python(rows, from_attributes=True)
+            ),
+            total=total,
+        )  # type: ignore[arg-type]
     write_versioned(
         cache,
         LISTING_NAMESPACE,
