@@ -7,12 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from auth.throttle import (
-    ThrottlePolicy,
-    check_not_throttled,
-    clear_failures,
-    record_failure,
-)
+from auth.throttle import ThrottlePolicy, count_attempt, forget_attempts
 from ticketmania.cache import Cache
 from ticketmania.db import users
 from ticketmania.db.models import User
@@ -53,16 +48,15 @@ def log_in(
     lifetime: timedelta,
     now: datetime,
 ) -> IssuedToken:
-    check_not_throttled(cache, policy, email=email, client=client)
+    count_attempt(cache, policy, email=email, client=client)
     user = users.find_user_by_email(session, email)
     # Unknown email still verifies a hash, so both failures take the same time.
     is_valid = verify_password(
         password, user.password_hash if user else dummy_password_hash()
     )
     if user is None or not is_valid:
-        record_failure(cache, policy, email=email, client=client)
         raise InvalidCredentials()
-    clear_failures(cache, email=email)
+    forget_attempts(cache, email=email, client=client)
     token = issue_access_token(
         user_id=user.id,
         role=user.role,
@@ -86,9 +80,9 @@ def change_password(
     client: str,
     policy: ThrottlePolicy,
 ) -> None:
-    check_not_throttled(cache, policy, email=user.email, client=client)
+    count_attempt(cache, policy, email=user.email, client=client)
     if not verify_password(current_password, user.password_hash):
-        record_failure(cache, policy, email=user.email, client=client)
         raise Forbidden("The current password is wrong")
     users.change_password_hash(session, user, hash_password(new_password))
     session.commit()
+    forget_attempts(cache, email=user.email, client=client)

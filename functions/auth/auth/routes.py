@@ -56,7 +56,10 @@ async def read_login_body(request: Request) -> LoginRequest:
     else:
         try:
             data = await request.json()
-        except ValueError as exc:
+        except (
+            ValueError,
+            RecursionError,
+        ) as exc:  # RecursionError: absurdly nested JSON
             raise RequestValidationError(
                 [
                     {

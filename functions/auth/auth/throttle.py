@@ -1,8 +1,10 @@
-"""Login throttling: failures counted in Redis per email and per client.
+"""Login throttling: attempts counted in Redis per email and per client.
 
-Fails open: with Redis down, logins are not throttled (and the outage is
-logged and counted by `Cache`), because refusing every login would turn a
-cache outage into a full outage.
+Each attempt is counted before the password is checked, in one atomic script,
+so parallel guesses cannot all slip in under the limit; a success then takes
+its attempt back. Fails open: with Redis down, logins are not throttled (the
+outage is logged and counted by `Cache`), because refusing every login would
+turn a cache outage into a full outage.
 """
 
 from __future__ import annotations
@@ -10,11 +12,32 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+import redis
+
 from ticketmania.cache import Cache
 from ticketmania.errors import RateLimited
 
 # A client (IP) gets more room than one email: many users can share one NAT.
 CLIENT_ALLOWANCE_FACTOR = 4
+
+# INCR every key, start its window on the first attempt, return counts then TTLs.
+_COUNT_ATTEMPT = """
+local result = {}
+for i, key in ipairs(KEYS) do
+  result[i] = redis.call('INCR', key)
+  if result[i] == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+  result[#KEYS + i] = redis.call('TTL', key)
+end
+return result
+"""
+
+
+# DEL the email's count; take one off the client's only while it lives (a DECR of
+# an expired key would leave a count with no expiry behind).
+_FORGET_ATTEMPT = """
+redis.call('DEL', KEYS[1])
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+"""
 
 
 @dataclass(frozen=True)
@@ -25,47 +48,39 @@ class ThrottlePolicy:
 
 def _keys(email: str, client: str) -> tuple[str, str]:
     digest = hashlib.sha256(email.lower().encode()).hexdigest()[:32]
-    return f"login-failures:email:{digest}", f"login-failures:client:{client}"
+    return f"login-attempts:email:{digest}", f"login-attempts:client:{client}"
 
 
-def check_not_throttled(
+def count_attempt(
     cache: Cache, policy: ThrottlePolicy, *, email: str, client: str
 ) -> None:
+    """Count one attempt; 429 when this one is past the limit for the email or client."""
     email_key, client_key = _keys(email, client)
 
-    def read(redis_client):  # type: ignore[no-untyped-def]
-        pipe = redis_client.pipeline(transaction=False)
-        pipe.get(email_key).ttl(email_key).get(client_key).ttl(client_key)
-        return pipe.execute()
-
-    email_count, email_ttl, client_count, client_ttl = cache.call(
-        read, [None, -1, None, -1]
-    )  # type: ignore[arg-type]
-    if int(email_count or 0) >= policy.max_failures:
-        raise RateLimited(
-            "Too many failed attempts, try again later",
-            retry_after=max(int(email_ttl or 1), 1),
-        )
-    if int(client_count or 0) >= policy.max_failures * CLIENT_ALLOWANCE_FACTOR:
-        raise RateLimited(
-            "Too many failed attempts, try again later",
-            retry_after=max(int(client_ttl or 1), 1),
+    def count(redis_client: redis.Redis) -> list[int]:
+        return redis_client.eval(  # type: ignore[no-any-return,no-untyped-call]
+            _COUNT_ATTEMPT, 2, email_key, client_key, policy.window_seconds
         )
 
+    counts = cache.call(count, None)
+    if counts is None:
+        return
+    email_count, client_count, email_ttl, client_ttl = (int(value) for value in counts)
+    if email_count > policy.max_failures:
+        raise RateLimited(
+            "Too many attempts, try again later", retry_after=max(email_ttl, 1)
+        )
+    if client_count > policy.max_failures * CLIENT_ALLOWANCE_FACTOR:
+        raise RateLimited(
+            "Too many attempts, try again later", retry_after=max(client_ttl, 1)
+        )
 
-def record_failure(
-    cache: Cache, policy: ThrottlePolicy, *, email: str, client: str
-) -> None:
-    def write(redis_client):  # type: ignore[no-untyped-def]
-        pipe = redis_client.pipeline(transaction=False)
-        for key in _keys(email, client):
-            # NX: the window starts at the first failure and is not pushed back by later ones.
-            pipe.incr(key).expire(key, policy.window_seconds, nx=True)
-        return pipe.execute()
 
-    cache.call(write, None)
+def forget_attempts(cache: Cache, *, email: str, client: str) -> None:
+    """After a success: the email starts afresh and the client gets its attempt back."""
+    email_key, client_key = _keys(email, client)
 
+    def forget(redis_client: redis.Redis) -> None:
+        redis_client.eval(_FORGET_ATTEMPT, 2, email_key, client_key)  # type: ignore[no-untyped-call]
 
-def clear_failures(cache: Cache, *, email: str) -> None:
-    email_key, _ = _keys(email, "")
-    cache.call(lambda redis_client: redis_client.delete(email_key), None)
+    cache.call(forget, None)

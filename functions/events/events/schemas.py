@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -24,7 +26,10 @@ def as_utc(value: datetime) -> datetime:
     """Naive timestamps are read as UTC; aware ones are converted to UTC."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:59-01:00 has no UTC equivalent
+        raise ValueError("timestamp out of range") from exc
 
 
 def in_the_future(value: datetime) -> datetime:
@@ -157,15 +162,18 @@ class EventQuery(BaseModel):
         return self
 
     def cache_key(self) -> str:
-        """The same listing whatever order or spelling the parameters came in."""
-        parts = [
-            f"l={self.limit}",
-            f"o={self.offset}",
-            f"q={(self.q or '').strip().lower()}",
-            f"loc={(self.location or '').strip().lower()}",
-            f"df={self.date_from.isoformat() if self.date_from else ''}",
-            f"dt={self.date_to.isoformat() if self.date_to else ''}",
-            f"a={int(self.available_only)}",
-            f"s={self.sort}",
-        ]
-        return "&".join(parts)
+        """The same key for the same listing, whatever order or letter case the
+        parameters came in; a hash of canonical JSON, so no value can spell another."""
+        canonical = json.dumps(
+            [
+                self.limit,
+                self.offset,
+                (self.q or "").strip().lower(),
+                (self.location or "").strip().lower(),
+                self.date_from.isoformat() if self.date_from else None,
+                self.date_to.isoformat() if self.date_to else None,
+                self.available_only,
+                self.sort,
+            ]
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()

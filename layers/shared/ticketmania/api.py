@@ -6,7 +6,9 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
 
-from ticketmania.http import install_error_handlers
+from ticketmania.http import BodySizeLimit, install_error_handlers
+
+MAX_BODY_BYTES = 64 * 1024
 
 API_DESCRIPTION = (
     "Event-ticket booking API. Errors are JSON `{detail, code}`; validation "
@@ -26,6 +28,8 @@ def create_app(*, title: str, routers: Sequence[APIRouter]) -> FastAPI:
         openapi_url=None,
     )
     install_error_handlers(app)
+    # The largest body any route needs is an event (~6 KB); API Gateway allows 10 MB.
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     for router in routers:
         app.include_router(router)
     return app

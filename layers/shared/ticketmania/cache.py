@@ -99,20 +99,38 @@ def get_cache() -> Cache:
 
 # Versioned keys: a namespace's entries live under "<ns>:v<version>:<key>", so one
 # INCR of "<ns>:version" retires all of them at once (instant invalidation) while
-# each entry's TTL bounds how stale it can be otherwise.
+# each entry's TTL bounds how stale it can be otherwise. A version that is not a
+# number (a stray SET, say) is replaced by a fresh one rather than trusted.
 _READ_VERSIONED = """
 local version = redis.call('GET', KEYS[1]) or '0'
+if not tonumber(version) then
+  version = ARGV[3]
+  redis.call('SET', KEYS[1], version)
+end
 return {version, redis.call('GET', ARGV[1] .. ':v' .. version .. ':' .. ARGV[2])}
 """
+_BUMP_VERSION = """
+if not tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return ARGV[1]
+end
+return redis.call('INCR', KEYS[1])
+"""
+INVALIDATION_ATTEMPTS = 3
+
+
+def _fresh_version() -> str:
+    # Distinct from any version in use: counters start at 0 and grow by one.
+    return str(time.time_ns())
 
 
 def read_versioned(cache: Cache, namespace: str, key: str) -> tuple[int, bytes | None]:
     """(version, value) in one round trip; version -1 when Redis could not answer."""
 
     def read(client: redis.Redis) -> tuple[int, bytes | None]:
-        version, value = client.eval(
-            _READ_VERSIONED, 1, f"{namespace}:version", namespace, key
-        )  # type: ignore[misc]
+        version, value = client.eval(  # type: ignore[misc]
+            _READ_VERSIONED, 1, f"{namespace}:version", namespace, key, _fresh_version()
+        )
         return int(version), value or None
 
     miss: tuple[int, bytes | None] = (-1, None)
@@ -126,17 +144,33 @@ def write_versioned(
     key: str,
     value: bytes,
     *,
-    ttl_seconds: int,
+    ttl_seconds: float,
 ) -> None:
-    if version < 0 or ttl_seconds <= 0:
+    """Store under the version read before the data was: a bump in between retires it."""
+    ttl_ms = int(ttl_seconds * 1000)
+    if version < 0 or ttl_ms <= 0:
         return
     cache.call(
-        lambda client: client.set(
-            f"{namespace}:v{version}:{key}", value, ex=ttl_seconds
-        ),
+        lambda client: client.set(f"{namespace}:v{version}:{key}", value, px=ttl_ms),
         None,
     )
 
 
 def bump_version(cache: Cache, namespace: str) -> None:
-    cache.call(lambda client: client.incr(f"{namespace}:version"), None)
+    """Retire every entry of the namespace after a write that changed them.
+
+    Goes around the breaker and retries: a lost bump would serve stale entries
+    for a whole TTL, where a skipped read only costs a database query.
+    """
+    if cache.client is None:
+        return
+    for _ in range(INVALIDATION_ATTEMPTS):
+        try:
+            cache.client.eval(
+                _BUMP_VERSION, 1, f"{namespace}:version", _fresh_version()
+            )  # type: ignore[no-untyped-call]
+            return
+        except (redis.RedisError, OSError):
+            continue
+    logger.error("cache invalidation failed: listings may lag until their TTL ends")
+    count("CacheInvalidationFailures")

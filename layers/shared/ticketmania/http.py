@@ -10,6 +10,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketmania.errors import AppError, Conflict, Unavailable
@@ -76,6 +77,16 @@ def sqlstate_of(exc: DBAPIError) -> str | None:
     return None
 
 
+class InvalidValue(AppError):
+    """A value the database cannot store (a NUL character, say): the request's fault."""
+
+    status, code, default_detail = (
+        422,
+        "validation_error",
+        "A value in the request cannot be stored",
+    )
+
+
 def classify_database_error(exc: DBAPIError) -> AppError | None:
     """Map a database error to the API error it means, or None for a real bug."""
     state = sqlstate_of(exc)
@@ -89,6 +100,8 @@ def classify_database_error(exc: DBAPIError) -> AppError | None:
             "The database is unavailable, try again shortly",
             retry_after=RETRY_AFTER_SECONDS,
         )
+    if state.startswith("22"):  # data_exception: bad encoding, NUL, out of range
+        return InvalidValue()
     if isinstance(exc, IntegrityError) or state.startswith("23"):
         # A CHECK or unique constraint caught what the logic should have: still a conflict.
         return Conflict("The request conflicts with the current state")
@@ -125,7 +138,8 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     mapped = classify_database_error(exc)
     if mapped is None:
-        logger.exception("database error", extra={"sqlstate": sqlstate_of(exc)})
+        # No message, no traceback text: Postgres quotes values (emails, hashes) in them.
+        logger.error("database error", extra=_database_error_fields(exc))
         return error_response(
             status=500, detail="Internal server error", code="internal_error"
         )
@@ -135,11 +149,39 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
         "database error mapped",
         extra={"sqlstate": sqlstate_of(exc), "status": mapped.status},
     )
+    if isinstance(mapped, InvalidValue):
+        # Keep the 422 shape of API.md: detail is a list of errors.
+        detail = [{"loc": ["body"], "msg": mapped.detail, "type": "value_error"}]
+        return error_response(status=422, detail=detail, code=mapped.code)
     return error_response(
         status=mapped.status,
         detail=mapped.detail,
         code=mapped.code,
         headers=mapped.headers,
+    )
+
+
+def _database_error_fields(exc: DBAPIError) -> dict[str, Any]:
+    args = getattr(exc.orig, "args", ())
+    fields = args[0] if args and isinstance(args[0], dict) else {}
+    return {
+        "sqlstate": fields.get("C"),
+        "table": fields.get("t"),
+        "constraint": fields.get("n"),
+        "statement": exc.statement,
+        "error_type": type(exc.orig).__name__,
+    }
+
+
+async def _on_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    # Every pooled connection is busy: too much load, not a bug.
+    count("DatabaseUnavailable")
+    logger.warning("connection pool exhausted")
+    return error_response(
+        status=503,
+        detail="The service is busy, try again shortly",
+        code="unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
@@ -155,4 +197,26 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(DBAPIError, _on_database_error)
+    app.add_exception_handler(PoolTimeoutError, _on_pool_timeout)
     app.add_exception_handler(Exception, _on_unexpected_error)
+
+
+class BodySizeLimit:
+    """Refuse a body over `max_bytes` by its Content-Length, before anything reads it."""
+
+    def __init__(self, app: Any, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length", b"0")
+            if not length.isdigit() or int(length) > self.max_bytes:
+                response = error_response(
+                    status=413,
+                    detail=f"The request body must be at most {self.max_bytes} bytes",
+                    code="payload_too_large",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -11,7 +11,7 @@ import functools
 import os
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
@@ -109,8 +109,13 @@ def check_secret_key(settings: Settings) -> None:
 def load_settings() -> Settings:
     try:
         settings = Settings()
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise ConfigurationError(f"invalid configuration: {exc}") from exc
+    except ValidationError as exc:
+        # loc and msg only: pydantic's default text quotes the input (a secret, say).
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
     settings = _resolve_secret_key(settings)
     check_secret_key(settings)
     if settings.app_env == "local" and not settings.secret_key.get_secret_value():

@@ -88,6 +88,8 @@ def build_engine(settings: Settings, *, database_url: str | None = None) -> Engi
         # A thawed Lambda container may hold a connection the server closed long ago.
         pool_pre_ping=True,
         pool_recycle=300,
+        # Statement parameters (password hashes, emails) stay out of error messages and logs.
+        hide_parameters=True,
     )
 
 
