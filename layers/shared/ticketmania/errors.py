@@ -14,6 +14,7 @@ AppError (status, code)
 │   ├── LimitExceeded         409 limit_exceeded
 │   ├── AlreadyCancelled      409 already_cancelled
 │   └── IdempotencyMismatch   409 idempotency_mismatch
+├── InvalidValue          422 validation_error (a value the database cannot store)
 ├── RateLimited           429 rate_limited (Retry-After)
 └── Unavailable           503 unavailable (Retry-After)
 """
@@ -102,6 +103,16 @@ class IdempotencyMismatch(Conflict):
     code, default_detail = (
         "idempotency_mismatch",
         "This Idempotency-Key was used with a different request",
+    )
+
+
+class InvalidValue(AppError):
+    """A value that passed validation but the database cannot store (a NUL character)."""
+
+    status, code, default_detail = (
+        422,
+        "validation_error",
+        "A value in the request cannot be stored",
     )
 
 

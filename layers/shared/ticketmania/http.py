@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ticketmania.errors import AppError, Conflict, Unavailable
+from ticketmania.errors import AppError, Conflict, InvalidValue, Unavailable
 from ticketmania.observability import count, logger
 
 RETRY_AFTER_SECONDS = 5
@@ -75,16 +75,6 @@ def sqlstate_of(exc: DBAPIError) -> str | None:
         value = args[0].get("C")
         return str(value) if value else None
     return None
-
-
-class InvalidValue(AppError):
-    """A value the database cannot store (a NUL character, say): the request's fault."""
-
-    status, code, default_detail = (
-        422,
-        "validation_error",
-        "A value in the request cannot be stored",
-    )
 
 
 def classify_database_error(exc: DBAPIError) -> AppError | None:
