@@ -18,6 +18,7 @@ class EmbeddedPostgres:
         import pgserver  # imported here: only local runs without DATABASE_URL need it
 
         data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
         self._server: Any = pgserver.get_server(data_dir, cleanup_mode="stop")
         self._stopped = False
         self._lock = threading.Lock()

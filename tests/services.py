@@ -122,6 +122,7 @@ class TestDatabase:
         self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         if self.embedded is not None:
             self.embedded.stop()  # type: ignore[attr-defined]
+            shutil.rmtree(self.embedded.data_dir, ignore_errors=True)  # type: ignore[attr-defined]
 
 
 def find_postgres() -> TestDatabase:
