@@ -23,6 +23,18 @@ from ticketmania.db.engine import get_engine, open_session
 from ticketmania.errors import SoldOut
 from ticketmania.security import TokenClaims
 
+
+def _params(claims: TokenClaims, event_id: int) -> dict[str, object]:
+    """One seat for this client: the parameters every bare statement below takes."""
+    return {
+        "event_id": event_id,
+        "user_id": claims.user_id,
+        "seats": 1,
+        "now": datetime.now(UTC),
+        "version": claims.token_version,
+    }
+
+
 _TAKE_GUARDED = text(
     """
     UPDATE events SET available_seats = available_seats - :seats, updated_at = now()
@@ -52,13 +64,7 @@ _WRITE_AFTER_TAKE = text(
 
 def book_guarded(session: Session, claims: TokenClaims, event_id: int) -> None:
     """The production statements: one guarded UPDATE takes the seats and the lock."""
-    params = {
-        "event_id": event_id,
-        "user_id": claims.user_id,
-        "seats": 1,
-        "now": datetime.now(UTC),
-        "version": claims.token_version,
-    }
+    params = _params(claims, event_id)
     if session.scalar(_TAKE_GUARDED, params) is None:
         raise SoldOut()  # a further query would be needed to say why
     booking_data.read_user_event_state(
@@ -99,13 +105,7 @@ _WRITE_WITH_TAKE = text(
 def book_for_update(session: Session, claims: TokenClaims, event_id: int) -> None:
     """SELECT ... FOR UPDATE first, the seat UPDATE folded into the write, written
     exactly like book_guarded so that only the locking differs."""
-    params = {
-        "event_id": event_id,
-        "user_id": claims.user_id,
-        "seats": 1,
-        "now": datetime.now(UTC),
-        "version": claims.token_version,
-    }
+    params = _params(claims, event_id)
     available, is_open, version = session.execute(_LOCK, params).one()
     if available < 1 or not is_open or version != claims.token_version:
         raise SoldOut()
@@ -128,13 +128,7 @@ _REFUSAL_FACTS = text(
 def refuse_guarded(session: Session, claims: TokenClaims, event_id: int) -> None:
     """A sold-out event, guarded UPDATE: it matches nothing (and locks nothing),
     then one plain read says why."""
-    params = {
-        "event_id": event_id,
-        "user_id": claims.user_id,
-        "seats": 1,
-        "now": datetime.now(UTC),
-        "version": claims.token_version,
-    }
+    params = _params(claims, event_id)
     assert session.scalar(_TAKE_GUARDED, params) is None
     session.execute(_REFUSAL_FACTS, params).one()
     session.rollback()
@@ -143,13 +137,7 @@ def refuse_guarded(session: Session, claims: TokenClaims, event_id: int) -> None
 def refuse_for_update(session: Session, claims: TokenClaims, event_id: int) -> None:
     """A sold-out event, FOR UPDATE: the refusal takes the lock, reads the user's
     seats and key (a retry must be answered even when sold out), rolls back."""
-    params = {
-        "event_id": event_id,
-        "user_id": claims.user_id,
-        "seats": 1,
-        "now": datetime.now(UTC),
-        "version": claims.token_version,
-    }
+    params = _params(claims, event_id)
     session.execute(_LOCK, params).one()
     booking_data.read_user_event_state(
         session, user_id=claims.user_id, event_id=event_id, idempotency_key=None

@@ -5,21 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from bookings import logic
-from bookings.schemas import BookingCreate, BookingOut, Page
+from bookings.schemas import BookingCreate, BookingOut
 from ticketmania.deps import CurrentAdmin, CurrentUser, SessionDep, TokenClaimsDep
 from ticketmania.http import error_responses
-from ticketmania.pagination import list_response_doc, page_headers
+from ticketmania.pagination import Page, PathId, list_response_doc, page_headers
 from ticketmania.settings import get_settings
 
 router = APIRouter(tags=["bookings"])
 
-BookingId = Annotated[
-    int, Path(ge=1, le=2**63 - 1, description="Booking id", examples=[1])
-]
-EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Event id", examples=[1])]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -94,7 +90,7 @@ def my_bookings(
     responses=error_responses(401, 404, 422, 503),
     summary="One booking (its owner or an admin; anyone else gets 404)",
 )
-def get_booking(id: BookingId, user: CurrentUser, session: SessionDep) -> Any:
+def get_booking(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
     return logic.get_booking(session, booking_id=id, user=user)
 
 
@@ -104,7 +100,7 @@ def get_booking(id: BookingId, user: CurrentUser, session: SessionDep) -> Any:
     responses=error_responses(401, 404, 409, 422, 503),
     summary="Cancel a booking and return its seats (409 already_cancelled, event_closed)",
 )
-def cancel_booking(id: BookingId, user: CurrentUser, session: SessionDep) -> Any:
+def cancel_booking(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
     return logic.cancel_booking(
         session, booking_id=id, user=user, now=datetime.now(UTC)
     )
@@ -122,7 +118,7 @@ def cancel_booking(id: BookingId, user: CurrentUser, session: SessionDep) -> Any
 def event_bookings(
     request: Request,
     response: Response,
-    id: EventId,
+    id: PathId,
     page: Annotated[Page, Query()],
     admin: CurrentAdmin,
     session: SessionDep,

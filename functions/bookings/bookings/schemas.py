@@ -7,9 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ticketmania.pagination import MAX_ID
 from ticketmania.settings import get_settings
-
-MAX_ID = 2**63 - 1
 
 
 class BookingCreate(BaseModel):
@@ -40,12 +39,3 @@ class BookingOut(BaseModel):
     seats_booked: int
     status: Literal["confirmed", "cancelled"]
     created_at: datetime
-
-
-class Page(BaseModel):
-    limit: int = Field(
-        default=20, ge=1, le=100, description="Page size (1..100)", examples=[20]
-    )
-    offset: int = Field(
-        default=0, ge=0, le=1_000_000, description="Rows to skip", examples=[0]
-    )

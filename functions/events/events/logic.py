@@ -43,8 +43,8 @@ class Listing:
 
 def _event_filter(query: EventQuery) -> events.EventFilter:
     return events.EventFilter(
-        q=(query.q or "").strip() or None,
-        location=(query.location or "").strip() or None,
+        q=query.q,
+        location=query.location,
         date_from=query.date_from,
         date_to=query.date_to,
         is_available_only=query.available_only,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from events import logic
 from events.schemas import EventCreate, EventOut, EventQuery, EventUpdate
@@ -13,12 +13,10 @@ from ticketmania.cache import get_cache
 from ticketmania.db.engine import open_session
 from ticketmania.deps import CurrentAdmin, SessionDep
 from ticketmania.http import error_responses
-from ticketmania.pagination import list_response_doc, page_headers
+from ticketmania.pagination import PathId, list_response_doc, page_headers
 from ticketmania.settings import get_settings
 
 router = APIRouter(tags=["events"])
-
-EventId = Annotated[int, Path(ge=1, le=2**63 - 1, description="Event id", examples=[1])]
 
 
 @router.get(
@@ -49,7 +47,7 @@ def list_events(request: Request, query: Annotated[EventQuery, Query()]) -> Resp
     responses=error_responses(404, 422, 503),
     summary="One event, read from the database",
 )
-def get_event(id: EventId, session: SessionDep) -> Any:
+def get_event(id: PathId, session: SessionDep) -> Any:
     return logic.get_event(session, id)
 
 
@@ -71,7 +69,7 @@ def create_event(body: EventCreate, admin: CurrentAdmin, session: SessionDep) ->
     summary="Change any subset of an event's fields (admin); total_seats moves available_seats",
 )
 def update_event(
-    id: EventId, body: EventUpdate, admin: CurrentAdmin, session: SessionDep
+    id: PathId, body: EventUpdate, admin: CurrentAdmin, session: SessionDep
 ) -> Any:
     return logic.update_event(
         session, get_cache(), event_id=id, changes=body.model_dump(exclude_unset=True)
@@ -85,6 +83,6 @@ def update_event(
     responses=error_responses(401, 403, 404, 422, 503),
     summary="Cancel an event (admin): hidden from reads, its bookings kept as cancelled",
 )
-def cancel_event(id: EventId, admin: CurrentAdmin, session: SessionDep) -> Response:
+def cancel_event(id: PathId, admin: CurrentAdmin, session: SessionDep) -> Response:
     logic.cancel_event(session, get_cache(), event_id=id, now=datetime.now(UTC))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -14,10 +14,12 @@ from pydantic import (
     Field,
     StringConstraints,
     TypeAdapter,
+    field_validator,
     model_validator,
 )
 
 from ticketmania.db.events import EventSort
+from ticketmania.pagination import Page
 
 MAX_TOTAL_SEATS = 1_000_000
 
@@ -113,17 +115,11 @@ class EventOut(BaseModel):
 EVENT_LIST = TypeAdapter(list[EventOut])
 
 
-class EventQuery(BaseModel):
+class EventQuery(Page):
     """Query parameters of GET /events."""
 
     model_config = ConfigDict(extra="ignore")
 
-    limit: int = Field(
-        default=20, ge=1, le=100, description="Page size (1..100)", examples=[20]
-    )
-    offset: int = Field(
-        default=0, ge=0, le=1_000_000, description="Rows to skip", examples=[0]
-    )
     q: str | None = Field(
         default=None,
         max_length=200,
@@ -155,6 +151,12 @@ class EventQuery(BaseModel):
         examples=["-created_at"],
     )
 
+    @field_validator("q", "location")
+    @classmethod
+    def _blank_is_absent(cls, value: str | None) -> str | None:
+        # Normalised once here: the database filter and the cache key both read it.
+        return (value or "").strip() or None
+
     @model_validator(mode="after")
     def _dates_in_order(self) -> EventQuery:
         if self.date_from and self.date_to and self.date_from > self.date_to:
@@ -168,8 +170,8 @@ class EventQuery(BaseModel):
             [
                 self.limit,
                 self.offset,
-                (self.q or "").strip().lower(),
-                (self.location or "").strip().lower(),
+                (self.q or "").lower(),
+                (self.location or "").lower(),
                 self.date_from.isoformat() if self.date_from else None,
                 self.date_to.isoformat() if self.date_to else None,
                 self.available_only,

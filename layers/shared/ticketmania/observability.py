@@ -43,17 +43,11 @@ def _ensure_event_loop() -> None:
     # Mangum drives the app with asyncio.get_event_loop(), which has no loop to
     # give in a thread other than the main one (tests call handlers from threads).
     try:
-        asyncio.get_running_loop()
+        if not asyncio.get_event_loop_policy().get_event_loop().is_closed():
+            return
     except RuntimeError:
         pass
-    else:
-        return
-    try:
-        loop = asyncio.get_event_loop_policy().get_event_loop()
-        if loop.is_closed():
-            raise RuntimeError
-    except RuntimeError:
-        asyncio.set_event_loop(asyncio.new_event_loop())
+    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def lambda_entry(handler: LambdaHandler) -> LambdaHandler:

@@ -1,10 +1,30 @@
-"""X-Total-Count and RFC 8288 Link headers for paginated lists."""
+"""Pagination for every list: the limit/offset parameters, ids in paths, and the
+X-Total-Count and RFC 8288 Link headers."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Request
+from pydantic import BaseModel, Field
+
+# Ids are Postgres bigints: anything past this is a 422, not a driver error.
+MAX_ID = 2**63 - 1
+
+
+# An `{id}` path parameter: a positive bigint.
+PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="The id", examples=[1])]
+
+
+class Page(BaseModel):
+    """limit (1..100, default 20) and offset (default 0), as API.md sets for lists."""
+
+    limit: int = Field(
+        default=20, ge=1, le=100, description="Page size (1..100)", examples=[20]
+    )
+    offset: int = Field(
+        default=0, ge=0, le=1_000_000, description="Rows to skip", examples=[0]
+    )
 
 
 def list_response_doc(what: str) -> dict[str, Any]:
