@@ -12,11 +12,12 @@ The booking transaction (nothing but Postgres is called while the row lock is he
 
 Why the guarded UPDATE and not SELECT ... FOR UPDATE first: `make bench` ran
 both with the same other statements on one hot event. Successful bookings
-came out even (0.97-1.07x at 2 to 32 clients), but refusals, which are most
-requests of a flash sale once it sells out, ran 1.2-1.7x faster: a guarded
-UPDATE that matches nothing takes no lock, where FOR UPDATE queues every
-refusal behind the lock (BENCHMARKS.md). The price is one more lock-free
-query on the refusal path to tell sold out from closed, unknown or revoked.
+came out about even (0.86-1.07x across runs at 2 to 32 clients), but
+refusals, which are most requests of a flash sale once it sells out, ran
+1.2-1.7x faster: a guarded UPDATE that matches nothing takes no lock, where
+FOR UPDATE queues every refusal behind the lock (BENCHMARKS.md). The price is
+one more lock-free query on the refusal path to tell sold out from closed,
+unknown or revoked.
 """
 
 from __future__ import annotations
