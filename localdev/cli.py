@@ -118,36 +118,23 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
         return 2
     with local_environment(with_cache=False):
         migrate()
-        from ticketmania.db import users
+        from ticketmania.admins import create_or_promote_admin
         from ticketmania.db.engine import open_session
-        from ticketmania.security import hash_password
 
         with open_session() as session:
-            user = users.find_user_by_email(session, email)
-            if user is None:
-                name = args.name or email.split("@")[0]
-                user = users.insert_user(
-                    session,
-                    name=name,
-                    email=email,
-                    password_hash=hash_password(args.password),
-                    role="admin",
-                )
-                say(f"created admin {email} (id {user.id})")
-            else:
-                users.set_role(session, user, "admin")
-                if args.reset_password:
-                    users.change_password_hash(
-                        session, user, hash_password(args.password)
-                    )
-                    say(
-                        f"promoted {email} (id {user.id}) to admin and reset the password"
-                    )
-                else:
-                    say(
-                        f"promoted {email} (id {user.id}) to admin; password unchanged (--reset-password to set it)"
-                    )
-            session.commit()
+            result = create_or_promote_admin(
+                session,
+                email=email,
+                password=args.password,
+                name=args.name,
+                reset_password=args.reset_password,
+            )
+    messages = {
+        "created": f"created admin {email} (id {result.user_id})",
+        "promoted": f"promoted {email} (id {result.user_id}) to admin; password unchanged (--reset-password to set it)",
+        "promoted_with_new_password": f"promoted {email} (id {result.user_id}) to admin and reset the password",
+    }
+    say(messages[result.outcome])
     return 0
 
 

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from mangum import Mangum
-
 from auth.routes import router
-from ticketmania import health
-from ticketmania.api import create_app
-from ticketmania.observability import lambda_entry
-from ticketmania.settings import get_settings
+from ticketmania.web import health
+from ticketmania.web.function import build_function
 
-get_settings()  # a bad configuration fails the cold start, not the first request
-
-app = create_app(title="TicketMania auth", routers=[router, health.router])
-asgi = Mangum(app, lifespan="off")
-
-
-@lambda_entry
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return asgi(event, context)  # type: ignore[arg-type]
+function = build_function(title="TicketMania auth", routers=[router, health.router])
+app = function.app
+handler = function.handler

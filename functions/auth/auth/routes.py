@@ -19,9 +19,9 @@ from auth.schemas import (
 )
 from auth.throttle import ThrottlePolicy
 from ticketmania.cache import get_cache
-from ticketmania.deps import CurrentUser, SessionDep
-from ticketmania.http import error_responses
 from ticketmania.settings import get_settings
+from ticketmania.web.deps import CurrentUser, SessionDep
+from ticketmania.web.response_docs import error_responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

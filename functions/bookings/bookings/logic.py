@@ -10,14 +10,15 @@ The booking transaction (nothing but Postgres is called while the row lock is he
    use of the Idempotency-Key (after the lock, so it sees every commit);
 3. one statement writes the booking, the key and the outbox message; COMMIT.
 
-Why the guarded UPDATE and not SELECT ... FOR UPDATE first: `make bench` ran
-both with the same other statements on one hot event. Successful bookings
-came out about even (0.86-1.07x across runs at 2 to 32 clients), but
-refusals, which are most requests of a flash sale once it sells out, ran
-1.2-1.7x faster: a guarded UPDATE that matches nothing takes no lock, where
-FOR UPDATE queues every refusal behind the lock (BENCHMARKS.md). The price is
-one more lock-free query on the refusal path to tell sold out from closed,
-unknown or revoked.
+Why the guarded UPDATE and not SELECT ... FOR UPDATE first: a guarded UPDATE
+that matches nothing takes no lock, so refusals (most requests of a flash sale
+once it sells out) never queue behind real buyers; successful bookings cost
+about the same either way. BENCHMARKS.md has the measurements. The price is one
+more lock-free query on the refusal path to tell sold out from closed, unknown
+or revoked.
+
+Each use case owns its transaction: it commits on success, and anything it
+leaves uncommitted is rolled back when the session closes.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ticketmania.db import bookings, events
-from ticketmania.db.models import Booking, Event, User
+from ticketmania.db import bookings as booking_table
+from ticketmania.db import events as event_table
+from ticketmania.db.models import Booking, User
 from ticketmania.errors import (
     AlreadyCancelled,
     EventClosed,
@@ -39,7 +41,7 @@ from ticketmania.errors import (
     NotFound,
     SoldOut,
 )
-from ticketmania.observability import count
+from ticketmania.observability import count, logger
 from ticketmania.security import TokenClaims
 
 # The refusal read can find the seats back (a cancellation landed in between):
@@ -54,10 +56,12 @@ def request_hash(*, event_id: int, seats_booked: int) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(session: Session, prior: bookings.PriorRequest, digest: str) -> Booking:
+def _replay(
+    session: Session, prior: booking_table.PriorRequest, digest: str
+) -> Booking:
     if prior.request_hash != digest:
         raise IdempotencyMismatch()
-    booking = bookings.get_booking(session, prior.booking_id)
+    booking = booking_table.get_booking(session, prior.booking_id)
     assert booking is not None  # keys reference bookings, which are never deleted
     return booking
 
@@ -74,9 +78,10 @@ def book_seats(
 ) -> tuple[Booking, bool]:
     """Book seats for the token's user. Returns the booking and whether it is new
     (False: a retry under the same Idempotency-Key, answered with the original)."""
+    logger.append_keys(event_id=event_id)
     digest = request_hash(event_id=event_id, seats_booked=seats)
     for _ in range(MAX_ATTEMPTS):
-        is_taken = events.take_seats(
+        is_taken = event_table.take_seats(
             session,
             event_id=event_id,
             seats=seats,
@@ -120,7 +125,7 @@ def _confirm(
     max_seats_per_user: int,
 ) -> tuple[Booking, bool]:
     """Seats taken and the row locked: check the key and the cap, then write."""
-    state = bookings.read_user_event_state(
+    state = booking_table.read_user_event_state(
         session,
         user_id=claims.user_id,
         event_id=event_id,
@@ -135,7 +140,7 @@ def _confirm(
         raise LimitExceeded(
             f"At most {max_seats_per_user} seats per user on this event; you can book {left} more"
         )
-    booking, is_key_written = bookings.write_booking(
+    booking, is_key_written = booking_table.write_booking(
         session,
         user_id=claims.user_id,
         event_id=event_id,
@@ -146,12 +151,13 @@ def _confirm(
     if not is_key_written:
         # The key was claimed meanwhile by a request for another event: undo ours.
         session.rollback()
-        prior = bookings.find_prior_request(
+        prior = booking_table.find_prior_request(
             session, user_id=claims.user_id, idempotency_key=idempotency_key or ""
         )
         assert prior is not None
         return _replay(session, prior, digest), False
     session.commit()
+    logger.append_keys(booking_id=booking.id)
     count("BookingsMade")
     count("SeatsBooked", seats)
     return booking, True
@@ -169,7 +175,7 @@ def _refuse(
 ) -> Booking | None:
     """The guarded UPDATE matched nothing: raise why. Returns the original booking
     for a retry under a used Idempotency-Key, None when the seats are back."""
-    facts = events.read_refusal_facts(
+    facts = event_table.read_refusal_facts(
         session, event_id=event_id, user_id=claims.user_id, now=now
     )
     if (
@@ -179,7 +185,7 @@ def _refuse(
         raise InvalidToken()
     if idempotency_key is not None:
         # A retry is answered before any other rule: the event may be sold out by now.
-        prior = bookings.find_prior_request(
+        prior = booking_table.find_prior_request(
             session, user_id=claims.user_id, idempotency_key=idempotency_key
         )
         if prior is not None:
@@ -195,7 +201,7 @@ def _refuse(
 
 
 def _visible_booking(session: Session, booking_id: int, user: User) -> Booking:
-    booking = bookings.get_booking(session, booking_id)
+    booking = booking_table.get_booking(session, booking_id)
     # Someone else's booking is "not found", not "forbidden": no enumeration.
     if booking is None or (booking.user_id != user.id and user.role != "admin"):
         raise NotFound("Booking not found")
@@ -210,16 +216,17 @@ def cancel_booking(
     session: Session, *, booking_id: int, user: User, now: datetime
 ) -> Booking:
     """Cancel and return the seats in one transaction, under the event's lock."""
+    logger.append_keys(booking_id=booking_id)
     booking = _visible_booking(session, booking_id, user)
     # Event first, then booking: the same lock order as booking and event cancellation.
-    event = events.lock_event(session, booking.event_id)
-    booking = bookings.lock_booking(session, booking_id) or booking
+    event = event_table.lock_event(session, booking.event_id)
+    booking = booking_table.lock_booking(session, booking_id) or booking
     if booking.status == "cancelled":
         raise AlreadyCancelled()
     assert event is not None  # a booking's event row is never deleted
     if event.event_date <= now:
         raise EventClosed("The event has already started")
-    bookings.cancel_booking_returning_seats(session, booking, now=now)
+    booking_table.cancel_booking_returning_seats(session, booking, now=now)
     session.commit()
     count("BookingsCancelled")
     return booking
@@ -228,12 +235,16 @@ def cancel_booking(
 def list_my_bookings(
     session: Session, *, user: User, limit: int, offset: int
 ) -> tuple[list[Booking], int]:
-    return bookings.list_user_bookings(session, user.id, limit=limit, offset=offset)
+    return booking_table.list_user_bookings(
+        session, user.id, limit=limit, offset=offset
+    )
 
 
 def list_event_bookings(
     session: Session, *, event_id: int, limit: int, offset: int
 ) -> tuple[list[Booking], int]:
-    if session.get(Event, event_id) is None:
+    if event_table.get_event(session, event_id) is None:
         raise NotFound("Event not found")
-    return bookings.list_event_bookings(session, event_id, limit=limit, offset=offset)
+    return booking_table.list_event_bookings(
+        session, event_id, limit=limit, offset=offset
+    )

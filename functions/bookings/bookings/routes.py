@@ -9,10 +9,11 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from bookings import logic
 from bookings.schemas import BookingCreate, BookingOut
-from ticketmania.deps import CurrentAdmin, CurrentUser, SessionDep, TokenClaimsDep
-from ticketmania.http import error_responses
-from ticketmania.pagination import Page, PathId, list_response_doc, page_headers
 from ticketmania.settings import get_settings
+from ticketmania.web.deps import CurrentAdmin, CurrentUser, SessionDep, TokenClaimsDep
+from ticketmania.web.list_headers import page_headers
+from ticketmania.web.params import Page, PathId
+from ticketmania.web.response_docs import error_responses, list_response_doc
 
 router = APIRouter(tags=["bookings"])
 

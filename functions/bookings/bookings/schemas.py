@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ticketmania.pagination import MAX_ID
 from ticketmania.settings import get_settings
+from ticketmania.web.params import MAX_ID
+
+
+def _within_booking_limit(seats: int) -> int:
+    # Read when a request is validated, not when this module loads.
+    limit = get_settings().max_seats_per_booking
+    if seats > limit:
+        raise ValueError(f"Input should be less than or equal to {limit}")
+    return seats
+
+
+def _document_booking_limit(schema: dict[str, Any]) -> None:
+    schema["maximum"] = get_settings().max_seats_per_booking
 
 
 class BookingCreate(BaseModel):
@@ -23,10 +35,11 @@ class BookingCreate(BaseModel):
         int,
         Field(
             ge=1,
-            le=get_settings().max_seats_per_booking,
             strict=True,
             description="1..MAX_SEATS_PER_BOOKING (default 10)",
+            json_schema_extra=_document_booking_limit,
         ),
+        AfterValidator(_within_booking_limit),
     ]
 
 

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from mangum import Mangum
-
 from events.routes import router
-from ticketmania.api import create_app
-from ticketmania.observability import lambda_entry
-from ticketmania.settings import get_settings
+from ticketmania.web.function import build_function
 
-get_settings()  # a bad configuration fails the cold start, not the first request
-
-app = create_app(title="TicketMania events", routers=[router])
-asgi = Mangum(app, lifespan="off")
-
-
-@lambda_entry
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return asgi(event, context)  # type: ignore[arg-type]
+function = build_function(title="TicketMania events", routers=[router])
+app = function.app
+handler = function.handler

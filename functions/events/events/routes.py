@@ -8,13 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from events import logic
+from events.listing import cached_listing
 from events.schemas import EventCreate, EventOut, EventQuery, EventUpdate
 from ticketmania.cache import get_cache
 from ticketmania.db.engine import open_session
-from ticketmania.deps import CurrentAdmin, SessionDep
-from ticketmania.http import error_responses
-from ticketmania.pagination import PathId, list_response_doc, page_headers
 from ticketmania.settings import get_settings
+from ticketmania.web.deps import CurrentAdmin, SessionDep
+from ticketmania.web.list_headers import page_headers
+from ticketmania.web.params import PathId
+from ticketmania.web.response_docs import error_responses, list_response_doc
 
 router = APIRouter(tags=["events"])
 
@@ -29,7 +31,7 @@ router = APIRouter(tags=["events"])
     summary="List upcoming events (cached; availability may lag by EVENTS_CACHE_TTL seconds)",
 )
 def list_events(request: Request, query: Annotated[EventQuery, Query()]) -> Response:
-    listing = logic.list_events(
+    listing = cached_listing(
         open_session, get_cache(), query, ttl_seconds=get_settings().events_cache_ttl
     )
     headers = page_headers(

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from ticketmania.db.events import EventSort
-from ticketmania.pagination import Page
+from ticketmania.web.params import Page
 
 MAX_TOTAL_SEATS = 1_000_000
 

@@ -1,4 +1,5 @@
-"""Domain errors. Logic raises these; `ticketmania.http` turns them into responses.
+"""Domain errors. Logic raises these; `ticketmania.web.error_handlers` turns them
+into responses shaped `{"detail": ..., "code": ...}`.
 
 AppError (status, code)
 ├── NotAuthenticated      401 not_authenticated
@@ -20,6 +21,25 @@ AppError (status, code)
 """
 
 from __future__ import annotations
+
+# Seconds a client is told to wait (Retry-After) when the database cannot serve it.
+RETRY_AFTER_SECONDS = 5
+
+# The code of an error the framework raises by status (routing, parsing) rather
+# than the logic by class.
+CODE_FOR_STATUS = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    503: "unavailable",
+}
 
 
 class AppError(Exception):
@@ -122,3 +142,8 @@ class RateLimited(AppError):
 
 class Unavailable(AppError):
     status, code, default_detail = 503, "unavailable", "Service temporarily unavailable"
+
+    def __init__(
+        self, detail: str | None = None, *, retry_after: int = RETRY_AFTER_SECONDS
+    ) -> None:
+        super().__init__(detail, retry_after=retry_after)

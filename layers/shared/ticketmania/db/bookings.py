@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from ticketmania.db import paging
+from ticketmania.db import outbox, paging
 from ticketmania.db.models import Booking
 
 
@@ -85,7 +85,7 @@ _WRITE_BOOKING = text(
       RETURNING 1
     ), message AS (
       INSERT INTO outbox (topic, payload)
-      SELECT 'booking.confirmed', jsonb_build_object(
+      SELECT :topic, jsonb_build_object(
         'booking_id', id, 'user_id', user_id, 'event_id', event_id, 'seats_booked', seats_booked)
       FROM booking
     )
@@ -118,6 +118,7 @@ def write_booking(
                 "seats": seats,
                 "key": idempotency_key,
                 "request_hash": request_hash,
+                "topic": outbox.BOOKING_CONFIRMED,
             },
         )
         .mappings()
@@ -169,7 +170,7 @@ _CANCEL_BOOKING = text(
       RETURNING events.id
     ), message AS (
       INSERT INTO outbox (topic, payload)
-      SELECT 'booking.cancelled', jsonb_build_object(
+      SELECT :topic, jsonb_build_object(
         'booking_id', id, 'user_id', user_id, 'event_id', event_id, 'seats_booked', seats_booked)
       FROM cancelled
     )
@@ -182,23 +183,13 @@ def cancel_booking_returning_seats(
     session: Session, booking: Booking, *, now: datetime
 ) -> None:
     """Status change, seats back to the event and the outbox message: one statement."""
-    returned = session.scalar(_CANCEL_BOOKING, {"booking_id": booking.id, "now": now})
+    returned = session.scalar(
+        _CANCEL_BOOKING,
+        {"booking_id": booking.id, "now": now, "topic": outbox.BOOKING_CANCELLED},
+    )
     if returned != 1:
         raise RuntimeError(f"booking {booking.id} was not confirmed under its lock")
     session.refresh(booking)
-
-
-def cancel_all_for_event(
-    session: Session, event_id: int, *, now: datetime
-) -> list[int]:
-    """Mark every confirmed booking of the event cancelled; returns their ids."""
-    result = session.execute(
-        update(Booking)
-        .where(Booking.event_id == event_id, Booking.status == "confirmed")
-        .values(status="cancelled", cancelled_at=now)
-        .returning(Booking.id)
-    )
-    return list(result.scalars())
 
 
 def list_user_bookings(

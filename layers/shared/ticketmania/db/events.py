@@ -9,7 +9,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from ticketmania.db import paging
+from ticketmania.db import outbox, paging
 from ticketmania.db.models import Event
 
 EventSort = Literal["event_date", "-event_date", "title", "-created_at"]
@@ -80,6 +80,11 @@ def list_events(
     )
 
 
+def get_event(session: Session, event_id: int) -> Event | None:
+    """The event, cancelled or not (an admin reads a cancelled event's history)."""
+    return session.get(Event, event_id)
+
+
 def get_active_event(session: Session, event_id: int) -> Event | None:
     return session.scalar(
         select(Event).where(Event.id == event_id, Event.cancelled_at.is_(None))
@@ -114,12 +119,40 @@ def update_event(session: Session, event: Event, changes: dict[str, Any]) -> Eve
     return event
 
 
-def mark_cancelled(session: Session, event: Event, *, now: datetime) -> None:
-    session.execute(
-        update(Event)
-        .where(Event.id == event.id)
-        .values(
-            cancelled_at=now, available_seats=Event.total_seats, updated_at=func.now()
+_CANCEL_WITH_BOOKINGS = text(
+    """
+    WITH cancelled AS (
+      UPDATE bookings SET status = 'cancelled', cancelled_at = :now
+      WHERE event_id = :event_id AND status = 'confirmed'
+      RETURNING id
+    ), event AS (
+      UPDATE events
+      SET cancelled_at = :now, available_seats = total_seats, updated_at = now()
+      WHERE id = :event_id
+      RETURNING id
+    ), message AS (
+      INSERT INTO outbox (topic, payload)
+      SELECT :topic, jsonb_build_object(
+        'event_id', event.id,
+        'booking_ids', coalesce((SELECT jsonb_agg(id ORDER BY id) FROM cancelled), '[]'::jsonb))
+      FROM event
+    )
+    SELECT id FROM cancelled ORDER BY id
+    """
+)
+
+
+def cancel_with_bookings(
+    session: Session, event_id: int, *, now: datetime
+) -> list[int]:
+    """Cancel the event and every confirmed booking of it, give the seats back and
+    write the outbox message: one statement, run while the event row is locked
+    (`lock_active_event`), so no booking can land in between. Returns the
+    cancelled bookings' ids."""
+    return list(
+        session.scalars(
+            _CANCEL_WITH_BOOKINGS,
+            {"event_id": event_id, "now": now, "topic": outbox.EVENT_CANCELLED},
         )
     )
 

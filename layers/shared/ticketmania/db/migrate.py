@@ -1,4 +1,5 @@
-"""Apply Alembic migrations from code: `ticketmania migrate` and the deploy-time function."""
+"""Apply Alembic migrations from code (`ticketmania migrate`, the tests), in one
+transaction under the migration advisory lock (see migrations/env.py)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,15 @@
-"""Data access for the outbox table: side effects written with their cause, sent after commit."""
+"""The outbox table: messages about a change, written with it, relayed after commit.
+
+Every message is written one way: an `INSERT INTO outbox (topic, payload)`
+inside the very statement that makes the change it reports, with the topic
+bound from the constants below. So a message exists exactly when its change
+was committed, and nothing is sent from inside a transaction.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+BOOKING_CONFIRMED = "booking.confirmed"
+BOOKING_CANCELLED = "booking.cancelled"
+EVENT_CANCELLED = "event.cancelled"
 
-from sqlalchemy.orm import Session
-
-from ticketmania.db.models import OutboxMessage
-
-
-def add_message(session: Session, *, topic: str, payload: dict[str, Any]) -> None:
-    session.add(OutboxMessage(topic=topic, payload=payload))
+TOPICS = (BOOKING_CONFIRMED, BOOKING_CANCELLED, EVENT_CANCELLED)

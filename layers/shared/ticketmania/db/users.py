@@ -26,7 +26,7 @@ def insert_user(
     try:
         session.flush()
     except IntegrityError as exc:
-        session.rollback()
+        # The failed flush leaves the transaction for its owner to roll back.
         raise EmailTaken() from exc
     return user
 

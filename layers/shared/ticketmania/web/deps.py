@@ -13,6 +13,7 @@ from ticketmania.db.engine import open_session
 from ticketmania.db.models import User
 from ticketmania.db.users import get_user
 from ticketmania.errors import Forbidden, InvalidToken, NotAuthenticated
+from ticketmania.observability import logger
 from ticketmania.security import TokenClaims, read_access_token
 from ticketmania.settings import get_settings
 
@@ -31,7 +32,11 @@ SessionDep = Annotated[Session, Depends(get_session)]
 def get_token_claims(token: Annotated[str | None, Depends(_bearer)]) -> TokenClaims:
     if not token:
         raise NotAuthenticated()
-    return read_access_token(token, secret=get_settings().secret_key.get_secret_value())
+    claims = read_access_token(
+        token, secret=get_settings().secret_key.get_secret_value()
+    )
+    logger.append_keys(user_id=claims.user_id)
+    return claims
 
 
 TokenClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]

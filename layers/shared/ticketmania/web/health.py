@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ticketmania.cache import get_cache
 from ticketmania.db.engine import get_engine
-from ticketmania.http import RETRY_AFTER_SECONDS
+from ticketmania.errors import RETRY_AFTER_SECONDS
 
 router = APIRouter(tags=["health"])
 
