@@ -1,12 +1,12 @@
 """Every auth rule of API.md, through HTTP on the local gateway."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
 from sqlalchemy import delete
 
-from tests.conftest import TEST_SECRET_KEY
 from tests.factories import (
     DEFAULT_PASSWORD,
     auth_header,
@@ -15,9 +15,12 @@ from tests.factories import (
     unique_email,
     user_token,
 )
+from tests.integration.conftest import TEST_SECRET_KEY
+from tests.lambda_events import invoke, load_event, with_overrides
 from ticketmania.db.engine import open_session
 from ticketmania.db.models import User
 from ticketmania.security import issue_access_token
+from ticketmania.settings import get_settings
 
 
 def assert_error(response, status, code):
@@ -455,3 +458,44 @@ def test_wrong_method_is_a_json_405(client):
 
 def test_trailing_slash_is_not_a_route(client):
     assert client.post("/auth/signup/", json={}).status_code == 404
+
+
+def assert_422(response):
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"
+    assert isinstance(response.json()["detail"], list)
+
+
+def test_nul_in_auth_bodies_is_a_422_and_writes_nothing(client):
+    assert_422(
+        client.post(
+            "/auth/signup",
+            json={"name": "a\x00", "email": "n@example.com", "password": "long enough"},
+        )
+    )
+    assert_422(
+        client.post("/auth/login", json={"email": "a\x00@example.com", "password": "x"})
+    )
+
+
+def test_absurdly_nested_login_json_is_a_4xx(client):
+    response = client.post(
+        "/auth/login",
+        content="[" * 100_000,
+        headers={"content-type": "application/json"},
+    )
+    assert 400 <= response.status_code < 500
+
+
+def test_parallel_wrong_passwords_cannot_slip_past_the_throttle(client):
+    from auth.app import handler
+
+    user = signup(client)
+    event = with_overrides(
+        load_event("http_api_auth_login"),
+        body={"email": user["email"], "password": "wrong guess"},
+    )
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda _: invoke(handler, event).status, range(40)))
+    assert statuses.count(401) == get_settings().login_max_failures
+    assert statuses.count(429) == 40 - get_settings().login_max_failures

@@ -75,7 +75,7 @@ def test_serve_with_no_database_url_runs_embedded_postgres_and_stops_it(tmp_path
         [*CLI, "serve", "--port", str(port), "--log-level", "warning"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -107,8 +107,7 @@ def test_serve_with_no_database_url_runs_embedded_postgres_and_stops_it(tmp_path
         )
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(60)
-    stderr = process.stderr.read()
+        _, stderr = process.communicate(timeout=60)  # waits, and closes the pipes
     assert "cache disabled" in stderr
     deadline = time.monotonic() + 10
     while postgres_pids_for(tmp_path / "data") and time.monotonic() < deadline:

@@ -337,7 +337,7 @@ def test_an_event_with_bookings_cannot_be_deleted_from_the_database():
     # Defence in depth: the foreign key refuses to lose bookings even to a manual DELETE.
     from sqlalchemy.exc import DBAPIError
 
-    from ticketmania.http import sqlstate_of
+    from ticketmania.db.failures import sqlstate_of
 
     event_id = _insert_event_directly()
     _book_directly(event_id, seats=1)
@@ -383,3 +383,23 @@ def _book_directly(event_id, *, seats):
         )
     with open_session() as session:
         return session.scalar(select(func.count()).select_from(Booking))
+
+
+def assert_422(response):
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"
+    assert isinstance(response.json()["detail"], list)
+
+
+def test_event_date_without_a_utc_equivalent_is_a_422(client, admin):
+    body = event_body(event_date="9999-12-31T23:59:59-00:01")
+    assert_422(client.post("/events", json=body, headers=auth_header(admin)))
+
+
+def test_nul_in_event_bodies_is_a_422_and_writes_nothing(client, admin):
+    assert_422(
+        client.post(
+            "/events", json=event_body(title="a\x00b"), headers=auth_header(admin)
+        )
+    )
+    assert client.get("/events").json() == []

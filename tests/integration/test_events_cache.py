@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from tests.factories import auth_header, create_event, make_admin
 from tests.services import RedisServer, free_port
-from ticketmania.cache import Cache, build_redis, get_cache
+from ticketmania.cache import Cache, build_redis, bump_version, get_cache
 from ticketmania.db.engine import get_engine
 from ticketmania.settings import get_settings
 
@@ -201,3 +201,44 @@ def test_admin_writes_succeed_when_redis_is_down(client, admin, monkeypatch):
         client.delete(f"/events/{event['id']}", headers=auth_header(admin)).status_code
         == 204
     )
+
+
+def test_invalidation_goes_around_an_open_breaker():
+    cache = get_cache()
+    cache.client.set("events:list:version", 7)
+    cache._open_until = float("inf")  # this container saw Redis fail a moment ago
+    try:
+        bump_version(cache, "events:list")
+    finally:
+        cache._open_until = 0.0
+    assert int(cache.client.get("events:list:version")) == 8
+
+
+def test_a_garbage_version_is_repaired(client, admin):
+    create_event(client, admin)
+    get_cache().client.set("events:list:version", b"not-a-number")
+    client.get("/events")
+    assert get_cache().client.get("events:list:version").isdigit()
+    with DatabaseActivity() as activity:
+        client.get("/events")
+    assert activity.statements == 0
+
+
+def test_the_cache_ttl_counts_from_the_read(client, admin):
+    from events.listing import cached_listing
+    from events.logic import LISTING_NAMESPACE
+    from events.schemas import EventQuery
+    from ticketmania.db.engine import open_session
+
+    create_event(client, admin)
+    ticks = iter([100.0, 103.0])  # the query took 3 s
+    cached_listing(
+        open_session,
+        get_cache(),
+        EventQuery(),
+        ttl_seconds=5,
+        clock=lambda: next(ticks),
+    )
+    redis = get_cache().client
+    ttls = [redis.pttl(key) for key in redis.scan_iter(f"{LISTING_NAMESPACE}:v[0-9]*")]
+    assert ttls and all(0 < ttl <= 2000 for ttl in ttls)

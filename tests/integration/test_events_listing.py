@@ -202,3 +202,22 @@ def test_listing_items_have_exactly_the_event_fields_in_order(client, admin):
         response = client.get("/events")
         assert list(response.json()[0]) == list(event)
         assert response.json()[0] == client.get(f"/events/{event['id']}").json()
+
+
+def assert_422(response):
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"
+    assert isinstance(response.json()["detail"], list)
+
+
+@pytest.mark.parametrize("param", ["q", "location"])
+def test_nul_in_listing_filters_is_a_422(client, param):
+    assert_422(client.get("/events", params={param: "a\x00b"}))
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["date_to=9999-12-31T23:59:59-01:00", "date_from=0001-01-01T00:00:00%2B14:00"],
+)
+def test_dates_without_a_utc_equivalent_are_a_422(client, query):
+    assert_422(client.get(f"/events?{query}"))

@@ -16,7 +16,7 @@ def dead_database(monkeypatch):
         get_settings(),
         database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/nothing",
     )
-    monkeypatch.setattr("ticketmania.health.get_engine", lambda: engine)
+    monkeypatch.setattr("ticketmania.web.health.get_engine", lambda: engine)
     monkeypatch.setattr(
         "ticketmania.db.engine._session_factory", lambda: sessionmaker(bind=engine)
     )
@@ -64,7 +64,7 @@ def test_health_says_cache_down_when_redis_is_unreachable(client, monkeypatch):
         build_redis(f"redis://127.0.0.1:{free_port()}/0", timeout_seconds=0.1),
         breaker_seconds=5,
     )
-    monkeypatch.setattr("ticketmania.health.get_cache", lambda: dead)
+    monkeypatch.setattr("ticketmania.web.health.get_cache", lambda: dead)
     assert client.get("/health").json() == {
         "status": "ok",
         "database": "ok",
@@ -76,7 +76,7 @@ def test_health_says_cache_disabled_without_redis_url(client, monkeypatch):
     from ticketmania.cache import Cache
 
     monkeypatch.setattr(
-        "ticketmania.health.get_cache", lambda: Cache(None, breaker_seconds=5)
+        "ticketmania.web.health.get_cache", lambda: Cache(None, breaker_seconds=5)
     )
     assert client.get("/health").json()["cache"] == "disabled"
 

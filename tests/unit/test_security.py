@@ -14,7 +14,8 @@ from ticketmania.security import (
     verify_password,
 )
 
-SECRET = "unit-test-secret-key-long-enough-0123456789abcdef"
+# 64 bytes: long enough that PyJWT does not warn when the tests forge HS512 with it.
+SECRET = "unit-test-secret-key-long-enough-0123456789abcdef-0123456789abcd"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -32,7 +33,7 @@ def token(**overrides):
 
 
 def test_pinned_passlib_and_argon2_hash_and_verify():
-    # The versions ARCHITECTURE.md pins: passlib is unmaintained, so this must keep working.
+    # The versions layers/shared/requirements.txt pins: passlib is unmaintained, so this must keep working.
     assert passlib.__version__ == "1.7.4"
     assert version("argon2-cffi").startswith("25.")
     hashed = hash_password("correct horse battery")

@@ -16,6 +16,7 @@ def env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("DATABASE_URL", "postgresql://u@localhost/db")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # moto's, below
     monkeypatch.chdir("/")  # no .env of a developer's checkout
     return monkeypatch
 
@@ -133,3 +134,13 @@ def test_socket_folder_becomes_unix_sock():
 def test_non_postgres_url_is_refused():
     with pytest.raises(ValueError):
         pg8000_url("mysql://u@localhost/db")
+
+
+def test_configuration_errors_never_quote_the_values(monkeypatch):
+    from ticketmania.settings import ConfigurationError, load_settings
+
+    monkeypatch.setenv("ACCESS_TOKEN_EXPIRE_MINUTES", "sekret-looking-value")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert "sekret-looking-value" not in str(caught.value)
+    assert "access_token_expire_minutes" in str(caught.value)
