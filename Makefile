@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test install sam-cli services lint typecheck bench validate build clean
+.PHONY: run test test-unit install sam-cli services lint typecheck bench validate build clean
 
 ## run: set up and serve every function on http://127.0.0.1:8000 (embedded Postgres if no DATABASE_URL)
 run: install
@@ -15,6 +15,10 @@ run: install
 ## test: set up, make sure Postgres and Redis can be had, run the whole suite
 test: install sam-cli services
 	$(BIN)/pytest
+
+## test-unit: the unit tier alone: no Postgres, no Redis, no network needed
+test-unit: install
+	$(BIN)/pytest tests/unit
 
 install: $(VENV)/.installed
 

@@ -1,6 +1,6 @@
 """Booking under contention: the production transaction (one guarded UPDATE ...
 WHERE available_seats >= n takes the seats and the lock) against the alternative
-ARCHITECTURE.md names, SELECT ... FOR UPDATE first. Both bare variants run the
+docs/architecture.md weighs it against, SELECT ... FOR UPDATE first. Both bare variants run the
 same other statements, written the same way, so only the locking differs; the
 production `book_seats()` runs beside them to show what its Python costs.
 Successful bookings use an event with plenty of seats, refusals one with none.

@@ -58,10 +58,10 @@ def local_environment(*, with_cache: bool) -> Iterator[object | None]:
     Yields the embedded Postgres when one was started (None otherwise), and
     stops it on the way out.
     """
-    from ticketmania.settings import Settings, get_settings
+    from ticketmania.settings import get_settings, read_environment
 
     os.environ.setdefault("APP_ENV", "local")
-    configured = Settings()
+    configured = read_environment()
     embedded = None
     if not configured.database_url:
         from localdev.embedded import EmbeddedPostgres

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import create_engine, text
 
@@ -15,22 +14,23 @@ DATABASE_NAME = "ticketmania"
 
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
-        import pgserver  # imported here: only local runs without DATABASE_URL need it
+        # Imported here: only local runs without DATABASE_URL need it.
+        from pgserver.postgres_server import get_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
-        self._server: Any = pgserver.get_server(data_dir, cleanup_mode="stop")
+        self._server = get_server(data_dir, cleanup_mode="stop")
         self._stopped = False
         self._lock = threading.Lock()
         self._ensure_database()
 
     @property
     def pid(self) -> int | None:
-        return self._server.get_pid()  # type: ignore[no-any-return]
+        return self._server.get_pid()
 
     @property
     def url(self) -> str:
-        return self._server.get_uri(DATABASE_NAME)  # type: ignore[no-any-return]
+        return self._server.get_uri(DATABASE_NAME)
 
     def _ensure_database(self) -> None:
         url, connect_args = pg8000_url(self._server.get_uri("postgres"))

@@ -14,14 +14,14 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
+from localdev.docs import build_docs_app, is_docs_path, merge_openapi
 from localdev.template import FunctionSpec, HttpRoute
+from ticketmania.observability import REQUEST_KEYS, logger
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/openapi.json")
 
 
 def import_function_app(spec: FunctionSpec) -> FastAPI:
@@ -33,27 +33,6 @@ def import_function_app(spec: FunctionSpec) -> FastAPI:
     app = module.app
     assert isinstance(app, FastAPI), f"{spec.module}.app is not a FastAPI app"
     return app
-
-
-def merge_openapi(apps: list[FastAPI]) -> dict[str, Any]:
-    merged: dict[str, Any] = {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "TicketMania",
-            "version": "1.0.0",
-            "description": apps[0].description if apps else "",
-        },
-        "paths": {},
-        "components": {"schemas": {}, "securitySchemes": {}},
-    }
-    for app in apps:
-        schema = app.openapi()
-        for path, operations in schema.get("paths", {}).items():
-            merged["paths"].setdefault(path, {}).update(operations)
-        for section, entries in schema.get("components", {}).items():
-            merged["components"].setdefault(section, {}).update(entries)
-    merged["paths"] = dict(sorted(merged["paths"].items()))
-    return merged
 
 
 class LocalGateway:
@@ -71,11 +50,7 @@ class LocalGateway:
             self.routes.extend((route, app) for route in spec.routes)
         # Like API Gateway: a literal path (/bookings/my) wins over a parameter (/bookings/{id}).
         self.routes.sort(key=lambda entry: entry[0].path.count("{"))
-        self.docs = FastAPI(
-            title="TicketMania", swagger_ui_parameters={"persistAuthorization": True}
-        )
-        openapi = merge_openapi(apps)
-        self.docs.openapi = lambda: openapi  # type: ignore[method-assign]
+        self.docs = build_docs_app(merge_openapi(apps))
         self.on_shutdown = on_shutdown
 
     def _match(self, method: str, path: str) -> tuple[ASGIApp | None, bool]:
@@ -93,9 +68,12 @@ class LocalGateway:
             await self._lifespan(receive, send)
             return
         path = scope["path"]
-        if path in DOCS_PATHS:
+        if is_docs_path(path):
             await self.docs(scope, receive, send)
             return
+        # Lambda clears request-scoped log keys per invocation; here, per request.
+        # (Threads serving requests at once share the logger: best effort locally.)
+        logger.remove_keys(REQUEST_KEYS)
         app, path_exists = self._match(scope.get("method", "GET"), path)
         if app is not None:
             await app(scope, receive, send)

@@ -19,7 +19,8 @@ def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
         return loader.construct_scalar(node)
     if isinstance(node, yaml.SequenceNode):
         return loader.construct_sequence(node)
-    return loader.construct_mapping(node)  # type: ignore[arg-type]
+    assert isinstance(node, yaml.MappingNode)  # the only other kind of YAML node
+    return loader.construct_mapping(node)
 
 
 _CloudFormationLoader.add_multi_constructor("!", _any_tag)
@@ -42,6 +43,8 @@ class FunctionSpec:
     code_uri: Path
     handler: str
     routes: tuple[HttpRoute, ...]
+    # Environment variables as deployed: the function's own over the Globals'.
+    environment: dict[str, Any]
 
     @property
     def module(self) -> str:
@@ -50,7 +53,10 @@ class FunctionSpec:
 
 def load_template(path: Path) -> dict[str, Any]:
     with path.open() as file:
-        return yaml.load(file, Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+        document = yaml.load(file, Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} is not a CloudFormation template")
+    return document
 
 
 def read_functions(path: Path) -> list[FunctionSpec]:
@@ -77,6 +83,10 @@ def read_functions(path: Path) -> list[FunctionSpec]:
                 / properties.get("CodeUri", defaults.get("CodeUri", ".")),
                 handler=properties.get("Handler", defaults.get("Handler", "")),
                 routes=routes,
+                environment={
+                    **defaults.get("Environment", {}).get("Variables", {}),
+                    **properties.get("Environment", {}).get("Variables", {}),
+                },
             )
         )
     return functions

@@ -1,4 +1,4 @@
-"""Every auth rule of API.md, through HTTP on the local gateway."""
+"""Every auth rule of docs/api.md, through HTTP on the local gateway."""
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta

@@ -1,4 +1,4 @@
-"""Every bookings rule of API.md through HTTP on the local gateway."""
+"""Every bookings rule of docs/api.md through HTTP on the local gateway."""
 
 import threading
 

@@ -179,3 +179,18 @@ def test_cli_refuses_a_weak_secret_outside_local_mode():
     assert result.returncode == 2
     assert "SECRET_KEY must be set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_with_a_bad_setting_says_so_in_one_line(tmp_path):
+    result = run_cli(
+        "serve",
+        env={
+            "ACCESS_TOKEN_EXPIRE_MINUTES": "soon",
+            "TICKETMANIA_DATA_DIR": str(tmp_path),
+        },
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "access_token_expire_minutes" in lines[0] and "soon" not in lines[0]

@@ -1,4 +1,4 @@
-"""Every events rule of API.md through HTTP on the local gateway."""
+"""Every events rule of docs/api.md through HTTP on the local gateway."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -78,6 +78,7 @@ def _sam(*args, env=None, timeout=600):
     )
 
 
+@pytest.mark.packaging
 def test_sam_validate_lint_is_clean():
     result = _sam("validate", "--lint", "--template-file", "template.yaml")
     output = result.stdout + result.stderr
@@ -99,6 +100,7 @@ def _python312_dir():
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+@pytest.mark.packaging
 def test_sam_build_packages_every_function_and_the_layer(tmp_path):
     python_dir = _python312_dir()
     if python_dir is None:

@@ -66,7 +66,7 @@ class EventCreate(BaseModel):
     # available_seats (or anything unknown) in the body is ignored: it is derived.
     model_config = ConfigDict(
         extra="ignore",
-        json_schema_extra={"examples": [_EXAMPLE]},  # type: ignore[dict-item]
+        json_schema_extra={"examples": [_EXAMPLE]},
     )
 
     title: Title

@@ -128,7 +128,7 @@ def read_versioned(cache: Cache, namespace: str, key: str) -> tuple[int, bytes |
     """(version, value) in one round trip; version -1 when Redis could not answer."""
 
     def read(client: redis.Redis) -> tuple[int, bytes | None]:
-        version, value = client.eval(  # type: ignore[misc]
+        version, value = client.eval(
             _READ_VERSIONED, 1, f"{namespace}:version", namespace, key, _fresh_version()
         )
         return int(version), value or None
@@ -168,7 +168,7 @@ def bump_version(cache: Cache, namespace: str) -> None:
         try:
             cache.client.eval(
                 _BUMP_VERSION, 1, f"{namespace}:version", _fresh_version()
-            )  # type: ignore[no-untyped-call]
+            )
             return
         except (redis.RedisError, OSError):
             continue

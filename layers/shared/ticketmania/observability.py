@@ -79,7 +79,7 @@ def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
         tracer.capture_lambda_handler(with_event_loop) if tracer else with_event_loop
     )
     measured = metrics.log_metrics(traced, capture_cold_start_metric=True)
-    return logger.inject_lambda_context(  # type: ignore[no-any-return]
+    return logger.inject_lambda_context(
         measured,
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP,
         clear_state=True,

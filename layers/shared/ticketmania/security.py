@@ -27,12 +27,12 @@ def _password_context() -> CryptContext:
 
 
 def hash_password(password: str) -> str:
-    return _password_context().hash(password)
+    return str(_password_context().hash(password))
 
 
 def verify_password(password: str, password_hash: str) -> bool:
     try:
-        return _password_context().verify(password, password_hash)
+        return bool(_password_context().verify(password, password_hash))
     except (ValueError, TypeError):  # a malformed stored hash never means "yes"
         return False
 

@@ -106,16 +106,24 @@ def check_secret_key(settings: Settings) -> None:
         )
 
 
-def load_settings() -> Settings:
+def read_environment() -> Settings:
+    """The settings as the environment gives them, before any secret is fetched.
+
+    A bad value is a ConfigurationError naming the variable and what is wrong,
+    in one line that never quotes the value (it may be a secret).
+    """
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as exc:
-        # loc and msg only: pydantic's default text quotes the input (a secret, say).
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
             for error in exc.errors()
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from None
+
+
+def load_settings() -> Settings:
+    settings = read_environment()
     settings = _resolve_secret_key(settings)
     check_secret_key(settings)
     if settings.app_env == "local" and not settings.secret_key.get_secret_value():

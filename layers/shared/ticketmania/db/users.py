@@ -47,6 +47,6 @@ def change_password_hash(session: Session, user: User, password_hash: str) -> No
 
 def set_role(session: Session, user: User, role: str) -> None:
     user.role = role
-    user.updated_at = func.now()  # type: ignore[assignment]
+    user.updated_at = func.now()
     session.flush()
     session.refresh(user)

@@ -57,6 +57,7 @@ def build_function(*, title: str, routers: Sequence[APIRouter]) -> LambdaFunctio
 
     @lambda_entry
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        # Mangum types the event and context as its own TypedDict and protocol.
         return asgi(event, context)  # type: ignore[arg-type]
 
     return LambdaFunction(app=app, handler=handler)
