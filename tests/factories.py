@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, text
 
 from ticketmania.db import users
-from ticketmania.db.engine import open_session
+from ticketmania.db.engine import get_engine, open_session
 from ticketmania.security import hash_password
 
 DEFAULT_PASSWORD = "correct horse battery"
@@ -108,4 +110,70 @@ def book(
         headers["Idempotency-Key"] = key
     return client.post(
         "/bookings", json={"event_id": event_id, "seats_booked": seats}, headers=headers
+    )
+
+
+# --- behind the API: seats and events written as the data layer would ----------------
+
+
+def take_seats_directly(event_id: int, seats: int) -> None:
+    """Take seats without a booking or a cache bump, one at a time from the fullest shard."""
+    with get_engine().begin() as connection:
+        for _ in range(seats):
+            connection.execute(
+                text(
+                    "UPDATE seat_shards SET available = available - 1 "
+                    "WHERE event_id = :id AND shard = (SELECT shard FROM seat_shards "
+                    "  WHERE event_id = :id ORDER BY available DESC, shard LIMIT 1)"
+                ),
+                {"id": event_id},
+            )
+
+
+def insert_event_directly(
+    connection: Connection, *, event_date_sql: str, total: int, title: str = "E"
+) -> int:
+    """An event inserted in SQL (a past one, say, which the API refuses), all seats
+    unsold in one shard."""
+    event_id = connection.scalar(
+        text(
+            "INSERT INTO events (title, location, event_date, total_seats) "
+            f"VALUES (:title, 'L', {event_date_sql}, :total) RETURNING id"
+        ),
+        {"title": title, "total": total},
+    )
+    connection.execute(
+        text(
+            "INSERT INTO seat_shards (event_id, shard, available) VALUES (:id, 0, :n)"
+        ),
+        {"id": event_id, "n": total},
+    )
+    return int(event_id)
+
+
+@dataclass
+class SeatBooks:
+    total: int
+    available: int
+    is_cancelled: bool
+    confirmed: int
+
+
+def seat_books(event_id: int) -> SeatBooks:
+    """An event's seats as the database has them: the total, the unsold seats in its
+    shards, and the seats of its confirmed bookings."""
+    with get_engine().connect() as connection:
+        row = connection.execute(
+            text(
+                "SELECT e.total_seats, "
+                "  (SELECT coalesce(sum(available), 0) FROM seat_shards s WHERE s.event_id = e.id), "
+                "  e.cancelled_at IS NOT NULL, "
+                "  (SELECT coalesce(sum(seats_booked), 0) FROM bookings b "
+                "   WHERE b.event_id = e.id AND b.status = 'confirmed') "
+                "FROM events e WHERE e.id = :id"
+            ),
+            {"id": event_id},
+        ).one()
+    return SeatBooks(
+        total=row[0], available=int(row[1]), is_cancelled=row[2], confirmed=int(row[3])
     )

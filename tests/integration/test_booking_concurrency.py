@@ -11,12 +11,16 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import text
 
-from tests.factories import auth_header, create_event, make_admin, user_token
+from tests.factories import (
+    auth_header,
+    create_event,
+    make_admin,
+    seat_books,
+    user_token,
+)
 from tests.lambda_events import invoke, load_event, with_overrides
 from tests.services import free_port
-from ticketmania.db.engine import get_engine
 
 STORM_USERS = 30
 STORM_REQUESTS = 240
@@ -55,16 +59,10 @@ class EventState:
 
 
 def event_state(event_id):
-    with get_engine().connect() as connection:
-        row = connection.execute(
-            text(
-                "SELECT e.total_seats, e.available_seats, "
-                "  (SELECT coalesce(sum(seats_booked), 0) FROM bookings b WHERE b.event_id = e.id AND b.status = 'confirmed') "
-                "FROM events e WHERE e.id = :id"
-            ),
-            {"id": event_id},
-        ).one()
-    return EventState(total=row[0], available=row[1], confirmed=int(row[2]))
+    books = seat_books(event_id)
+    return EventState(
+        total=books.total, available=books.available, confirmed=books.confirmed
+    )
 
 
 def storm_setup(client):

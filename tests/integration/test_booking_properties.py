@@ -10,24 +10,16 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import text
 
+from tests import factories
 from tests.factories import auth_header, create_event, make_admin, user_token
-from ticketmania.db.engine import get_engine
 
 USERS = 3
 
 
 def seat_books(event_id):
-    with get_engine().connect() as connection:
-        return connection.execute(
-            text(
-                "SELECT e.total_seats, e.available_seats, e.cancelled_at IS NOT NULL, "
-                "  (SELECT coalesce(sum(seats_booked), 0) FROM bookings b WHERE b.event_id = e.id AND b.status = 'confirmed') "
-                "FROM events e WHERE e.id = :id"
-            ),
-            {"id": event_id},
-        ).one()
+    books = factories.seat_books(event_id)
+    return books.total, books.available, books.is_cancelled, books.confirmed
 
 
 def test_random_histories_keep_available_equal_to_total_minus_confirmed(client):

@@ -411,12 +411,15 @@ def test_check_constraints_refuse_overbooking_even_behind_the_api(event):
 
     with pytest.raises(DBAPIError), get_engine().begin() as connection:
         connection.execute(
-            text("UPDATE events SET available_seats = -1 WHERE id = :id"),
+            text("UPDATE seat_shards SET available = -1 WHERE event_id = :id"),
             {"id": event["id"]},
         )
     with pytest.raises(DBAPIError), get_engine().begin() as connection:
         connection.execute(
-            text("UPDATE events SET available_seats = total_seats + 1 WHERE id = :id"),
+            text(
+                "UPDATE seat_shards SET available = available + 1 "
+                "WHERE event_id = :id AND shard = 0"
+            ),
             {"id": event["id"]},
         )
 
@@ -427,17 +430,15 @@ def test_a_constraint_violation_maps_to_409_not_500(client, event, user, monkeyp
 
     with get_engine().begin() as connection:
         connection.execute(
-            text(
-                "UPDATE events SET available_seats = 0, total_seats = 1 WHERE id = :id"
-            ),
+            text("UPDATE seat_shards SET available = 0 WHERE event_id = :id"),
             {"id": event["id"]},
         )
 
-    def without_seat_check(session, **kwargs):
+    def without_seat_check(session, cache, **kwargs):
         # Takes the seats with no guard at all, then writes the booking.
         session.execute(
             text(
-                "UPDATE events SET available_seats = available_seats - :n WHERE id = :id"
+                "UPDATE seat_shards SET available = available - :n WHERE event_id = :id"
             ),
             {"n": kwargs["seats"], "id": kwargs["event_id"]},
         )

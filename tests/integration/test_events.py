@@ -9,6 +9,7 @@ from tests.factories import (
     auth_header,
     create_event,
     event_body,
+    insert_event_directly,
     make_admin,
     user_token,
 )
@@ -351,12 +352,8 @@ def test_an_event_with_bookings_cannot_be_deleted_from_the_database():
 
 def _insert_event_directly(total=50):
     with get_engine().begin() as connection:
-        return connection.scalar(
-            text(
-                "INSERT INTO events (title, location, event_date, total_seats, available_seats) "
-                "VALUES ('E', 'L', now() + interval '1 day', :t, :t) RETURNING id"
-            ),
-            {"t": total},
+        return insert_event_directly(
+            connection, event_date_sql="now() + interval '1 day'", total=total
         )
 
 
@@ -369,12 +366,15 @@ def _book_directly(event_id, *, seats):
                 "RETURNING id"
             )
         )
-        connection.execute(
-            text(
-                "UPDATE events SET available_seats = available_seats - :n WHERE id = :id"
-            ),
-            {"n": seats, "id": event_id},
-        )
+        for _ in range(seats):  # one seat at a time, from the fullest shard
+            connection.execute(
+                text(
+                    "UPDATE seat_shards SET available = available - 1 WHERE event_id = :id "
+                    "AND shard = (SELECT shard FROM seat_shards WHERE event_id = :id "
+                    "  ORDER BY available DESC, shard LIMIT 1)"
+                ),
+                {"id": event_id},
+            )
         connection.execute(
             text(
                 "INSERT INTO bookings (user_id, event_id, seats_booked) VALUES (:u, :e, :n)"

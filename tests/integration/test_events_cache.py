@@ -5,9 +5,13 @@ import time
 
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import text
 
-from tests.factories import auth_header, create_event, make_admin
+from tests.factories import (
+    auth_header,
+    create_event,
+    make_admin,
+    take_seats_directly,
+)
 from tests.services import RedisServer, free_port
 from ticketmania.cache import Cache, build_redis, bump_version, get_cache
 from ticketmania.db.engine import get_engine
@@ -53,13 +57,7 @@ def seats_listed(client, event_id):
 
 
 def take_seats_behind_the_api(event_id, seats):
-    with get_engine().begin() as connection:
-        connection.execute(
-            text(
-                "UPDATE events SET available_seats = available_seats - :n WHERE id = :id"
-            ),
-            {"n": seats, "id": event_id},
-        )
+    take_seats_directly(event_id, seats)
 
 
 def test_a_cached_listing_costs_no_database_query(client, admin):

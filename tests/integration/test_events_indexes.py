@@ -16,9 +16,9 @@ def many_events():
     with get_engine().begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO events (title, description, location, event_date, total_seats, available_seats, created_at) "
+                "INSERT INTO events (title, description, location, event_date, total_seats, created_at) "
                 "SELECT 'Event ' || n, 'Description ' || n, 'City ' || (n % 500), "
-                "       now() + (n || ' minutes')::interval, 100, n % 100, now() - (n || ' seconds')::interval "
+                "       now() + (n || ' minutes')::interval, 100, now() - (n || ' seconds')::interval "
                 "FROM generate_series(1, 100000) AS n"
             )
         )

@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from tests.factories import auth_header, create_event, future, make_admin
+from tests.factories import (
+    auth_header,
+    create_event,
+    future,
+    insert_event_directly,
+    make_admin,
+)
 from ticketmania.db.engine import get_engine
 
 
@@ -144,11 +150,8 @@ def test_date_range(client, admin):
 def test_past_events_are_listed_only_when_asked_for(client, admin):
     upcoming = create_event(client, admin)
     with get_engine().begin() as connection:
-        past_id = connection.scalar(
-            text(
-                "INSERT INTO events (title, location, event_date, total_seats, available_seats) "
-                "VALUES ('Old', 'L', now() - interval '2 days', 5, 5) RETURNING id"
-            )
+        past_id = insert_event_directly(
+            connection, event_date_sql="now() - interval '2 days'", total=5, title="Old"
         )
     assert ids(client.get("/events")) == [upcoming["id"]]
     since = (datetime.now(UTC) - timedelta(days=7)).isoformat()
@@ -162,7 +165,7 @@ def test_available_only(client, admin):
     full = create_event(client, admin, total_seats=2)
     with get_engine().begin() as connection:
         connection.execute(
-            text("UPDATE events SET available_seats = 0 WHERE id = :id"),
+            text("UPDATE seat_shards SET available = 0 WHERE event_id = :id"),
             {"id": full["id"]},
         )
     free = create_event(client, admin)

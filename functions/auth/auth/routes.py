@@ -98,7 +98,7 @@ def _throttle_policy() -> ThrottlePolicy:
     responses=error_responses(409, 422, 503),
     summary="Create a user account (role is always 'user')",
 )
-def signup(body: SignupRequest, session: SessionDep) -> Any:
+async def signup(body: SignupRequest, session: SessionDep) -> Any:
     return logic.sign_up(
         session, name=body.name, email=str(body.email), password=body.password
     )
@@ -111,7 +111,7 @@ def signup(body: SignupRequest, session: SessionDep) -> Any:
     openapi_extra=_LOGIN_BODY,
     summary="Exchange email and password for a bearer token",
 )
-def login(
+async def login(
     request: Request,
     body: Annotated[LoginRequest, Depends(read_login_body)],
     session: SessionDep,
@@ -141,7 +141,7 @@ def login(
     responses=error_responses(401, 503),
     summary="The user the token belongs to",
 )
-def me(user: CurrentUser) -> Any:
+async def me(user: CurrentUser) -> Any:
     return user
 
 
@@ -152,7 +152,7 @@ def me(user: CurrentUser) -> Any:
     responses=error_responses(401, 403, 422, 429, 503),
     summary="Change the password; every token issued before stops working",
 )
-def change_password(
+async def change_password(
     request: Request,
     body: PasswordChangeRequest,
     user: CurrentUser,

@@ -1,24 +1,21 @@
-"""Booking rules as plain functions, handed a session, the caller and a clock.
+"""Booking rules as plain functions, handed a session, a cache, the caller and a clock.
 
-The booking transaction (nothing but Postgres is called while the row lock is held):
+A booking is one statement (ticketmania/db/bookings.py) that is its own
+transaction: it takes the seats from the event's shards, counts them against
+the user's cap, checks the token's version and the Idempotency-Key, and writes
+the booking, the key and the outbox message, or writes nothing. When it
+books nothing, the facts it read in the same snapshot say why:
 
-1. one guarded UPDATE takes the seats and the event row's lock at once, only
-   if the event is open, has the seats, and the token's version is current
-   (a primary-key probe of users inside the statement: no extra round trip,
-   no extra connection checkout);
-2. one SELECT reads the booker's confirmed seats on the event and any earlier
-   use of the Idempotency-Key (after the lock, so it sees every commit);
-3. one statement writes the booking, the key and the outbox message; COMMIT.
+1. no free shard had the seats, but the event has them (held by bookings in
+   flight): the waiting statement takes them shard by shard, in order;
+2. a retry under a used Idempotency-Key gets the original booking;
+3. otherwise: a revoked token, an unknown or closed event, the cap, or sold out.
 
-Why the guarded UPDATE and not SELECT ... FOR UPDATE first: a guarded UPDATE
-that matches nothing takes no lock, so refusals (most requests of a flash sale
-once it sells out) never queue behind real buyers; successful bookings cost
-about the same either way. BENCHMARKS.md has the measurements. The price is one
-more lock-free query on the refusal path to tell sold out from closed, unknown
-or revoked.
+A sold-out event is marked in Redis (ticketmania/sold_out.py), and later
+refusals are answered from the marker without touching Postgres.
 
-Each use case owns its transaction: it commits on success, and anything it
-leaves uncommitted is rolled back when the session closes.
+The other use cases own their transactions: they commit on success, and what
+they leave uncommitted is rolled back when the session closes.
 """
 
 from __future__ import annotations
@@ -29,6 +26,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from ticketmania import sold_out
+from ticketmania.cache import Cache
 from ticketmania.db import bookings as booking_table
 from ticketmania.db import events as event_table
 from ticketmania.db.models import Booking, User
@@ -44,10 +43,6 @@ from ticketmania.errors import (
 from ticketmania.observability import count, logger
 from ticketmania.security import TokenClaims
 
-# The refusal read can find the seats back (a cancellation landed in between):
-# then the guarded UPDATE is tried again, a bounded number of times.
-MAX_ATTEMPTS = 3
-
 
 def request_hash(*, event_id: int, seats_booked: int) -> str:
     canonical = json.dumps(
@@ -56,18 +51,20 @@ def request_hash(*, event_id: int, seats_booked: int) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _replay(
-    session: Session, prior: booking_table.PriorRequest, digest: str
-) -> Booking:
-    if prior.request_hash != digest:
+def _replay(original: Booking, original_hash: str | None, digest: str) -> Booking:
+    if original_hash != digest:
         raise IdempotencyMismatch()
-    booking = booking_table.get_booking(session, prior.booking_id)
-    assert booking is not None  # keys reference bookings, which are never deleted
-    return booking
+    return original
+
+
+def _sold_out(seats_left: int) -> SoldOut:
+    count("SoldOutRejections")
+    return SoldOut(f"Only {seats_left} seats left")
 
 
 def book_seats(
     session: Session,
+    cache: Cache,
     *,
     claims: TokenClaims,
     event_id: int,
@@ -80,124 +77,73 @@ def book_seats(
     (False: a retry under the same Idempotency-Key, answered with the original)."""
     logger.append_keys(event_id=event_id)
     digest = request_hash(event_id=event_id, seats_booked=seats)
-    for _ in range(MAX_ATTEMPTS):
-        is_taken = event_table.take_seats(
+    marker = sold_out.read_marker(cache, event_id)
+    if marker.is_sold_out:
+        # A retry is answered before any other rule: the original stands.
+        if idempotency_key is not None:
+            prior = booking_table.find_prior_request(
+                session, user_id=claims.user_id, idempotency_key=idempotency_key
+            )
+            if prior is not None:
+                return _replay(prior.booking, prior.request_hash, digest), False
+        raise _sold_out(0)
+
+    def attempt(*, wait: bool) -> booking_table.BookingAttempt:
+        return booking_table.book(
             session,
-            event_id=event_id,
-            seats=seats,
+            wait=wait,
             user_id=claims.user_id,
             token_version=claims.token_version,
-            now=now,
-        )
-        if is_taken:
-            return _confirm(
-                session,
-                claims=claims,
-                event_id=event_id,
-                seats=seats,
-                idempotency_key=idempotency_key,
-                digest=digest,
-                max_seats_per_user=max_seats_per_user,
-            )
-        # No rollback needed: an UPDATE that matched nothing changed and locked nothing.
-        original = _refuse(
-            session,
-            claims=claims,
             event_id=event_id,
             seats=seats,
+            max_seats_per_user=max_seats_per_user,
             idempotency_key=idempotency_key,
-            digest=digest,
+            request_hash=digest if idempotency_key else None,
             now=now,
         )
-        if original is not None:
-            return original, False
-    raise SoldOut("Seats are changing hands fast; try again")
 
-
-def _confirm(
-    session: Session,
-    *,
-    claims: TokenClaims,
-    event_id: int,
-    seats: int,
-    idempotency_key: str | None,
-    digest: str,
-    max_seats_per_user: int,
-) -> tuple[Booking, bool]:
-    """Seats taken and the row locked: check the key and the cap, then write."""
-    state = booking_table.read_user_event_state(
-        session,
-        user_id=claims.user_id,
-        event_id=event_id,
-        idempotency_key=idempotency_key,
-    )
-    if state.prior_request is not None:
-        session.rollback()
-        return _replay(session, state.prior_request, digest), False
-    if state.confirmed_seats + seats > max_seats_per_user:
-        session.rollback()
-        left = max(max_seats_per_user - state.confirmed_seats, 0)
+    result = attempt(wait=False)
+    if result.may_wait(seats):
+        result = attempt(wait=True)
+    if result.booking is not None:
+        logger.append_keys(booking_id=result.booking.id)
+        count("BookingsMade")
+        count("SeatsBooked", seats)
+        return result.booking, True
+    if result.is_key_taken or result.prior is not None:
+        return _replay_prior(session, result, claims, idempotency_key, digest), False
+    if not result.is_token_current:
+        raise InvalidToken()
+    if not result.is_event_found:
+        raise NotFound("Event not found")
+    if not result.is_event_open or (result.has_seats and not result.is_event_open_now):
+        raise EventClosed("The event is cancelled or has already started")
+    if result.has_seats:  # held, then refused by the cap
+        left = max(max_seats_per_user - result.user_seats, 0)
         raise LimitExceeded(
             f"At most {max_seats_per_user} seats per user on this event; you can book {left} more"
         )
-    booking, is_key_written = booking_table.write_booking(
-        session,
-        user_id=claims.user_id,
-        event_id=event_id,
-        seats=seats,
-        idempotency_key=idempotency_key,
-        request_hash=digest if idempotency_key else None,
-    )
-    if not is_key_written:
-        # The key was claimed meanwhile by a request for another event: undo ours.
-        session.rollback()
-        prior = booking_table.find_prior_request(
-            session, user_id=claims.user_id, idempotency_key=idempotency_key or ""
-        )
-        assert prior is not None
-        return _replay(session, prior, digest), False
-    session.commit()
-    logger.append_keys(booking_id=booking.id)
-    count("BookingsMade")
-    count("SeatsBooked", seats)
-    return booking, True
+    if result.seats_left == 0:
+        sold_out.mark_sold_out(cache, event_id, generation=marker.generation)
+    raise _sold_out(result.seats_left)
 
 
-def _refuse(
+def _replay_prior(
     session: Session,
-    *,
+    result: booking_table.BookingAttempt,
     claims: TokenClaims,
-    event_id: int,
-    seats: int,
     idempotency_key: str | None,
     digest: str,
-    now: datetime,
-) -> Booking | None:
-    """The guarded UPDATE matched nothing: raise why. Returns the original booking
-    for a retry under a used Idempotency-Key, None when the seats are back."""
-    facts = event_table.read_refusal_facts(
-        session, event_id=event_id, user_id=claims.user_id, now=now
+) -> Booking:
+    if result.prior is not None:
+        return _replay(result.prior, result.prior_request_hash, digest)
+    # A concurrent request under the same key committed first: its booking stands.
+    assert idempotency_key is not None  # only a key can be taken
+    prior = booking_table.find_prior_request(
+        session, user_id=claims.user_id, idempotency_key=idempotency_key
     )
-    if (
-        facts.user_token_version is None
-        or facts.user_token_version != claims.token_version
-    ):
-        raise InvalidToken()
-    if idempotency_key is not None:
-        # A retry is answered before any other rule: the event may be sold out by now.
-        prior = booking_table.find_prior_request(
-            session, user_id=claims.user_id, idempotency_key=idempotency_key
-        )
-        if prior is not None:
-            return _replay(session, prior, digest)
-    if not facts.is_event_found:
-        raise NotFound("Event not found")
-    if not facts.is_event_open:
-        raise EventClosed("The event is cancelled or has already started")
-    if facts.available_seats < seats:
-        count("SoldOutRejections")
-        raise SoldOut(f"Only {facts.available_seats} seats left")
-    return None
+    assert prior is not None  # keys are never deleted while their booking stands
+    return _replay(prior.booking, prior.request_hash, digest)
 
 
 def _visible_booking(session: Session, booking_id: int, user: User) -> Booking:
@@ -213,21 +159,19 @@ def get_booking(session: Session, *, booking_id: int, user: User) -> Booking:
 
 
 def cancel_booking(
-    session: Session, *, booking_id: int, user: User, now: datetime
+    session: Session, cache: Cache, *, booking_id: int, user: User, now: datetime
 ) -> Booking:
-    """Cancel and return the seats in one transaction, under the event's lock."""
+    """Cancel and give the seats back, in one statement that locks one shard."""
     logger.append_keys(booking_id=booking_id)
     booking = _visible_booking(session, booking_id, user)
-    # Event first, then booking: the same lock order as booking and event cancellation.
-    event = event_table.lock_event(session, booking.event_id)
-    booking = booking_table.lock_booking(session, booking_id) or booking
-    if booking.status == "cancelled":
-        raise AlreadyCancelled()
-    assert event is not None  # a booking's event row is never deleted
-    if event.event_date <= now:
-        raise EventClosed("The event has already started")
-    booking_table.cancel_booking_returning_seats(session, booking, now=now)
+    is_cancelled = booking_table.cancel_booking(session, booking.id, now=now)
     session.commit()
+    session.refresh(booking)
+    if not is_cancelled:
+        if booking.status == "cancelled":
+            raise AlreadyCancelled()
+        raise EventClosed("The event has already started")
+    sold_out.seats_given_back(cache, booking.event_id)
     count("BookingsCancelled")
     return booking
 

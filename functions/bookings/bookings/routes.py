@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 
 from bookings import logic
 from bookings.schemas import BookingCreate, BookingOut
+from ticketmania.cache import get_cache
 from ticketmania.settings import get_settings
 from ticketmania.web.deps import CurrentAdmin, CurrentUser, SessionDep, TokenClaimsDep
 from ticketmania.web.list_headers import page_headers
-from ticketmania.web.params import Page, PathId
+from ticketmania.web.params import Page, PathId, query_model, query_model_doc
 from ticketmania.web.response_docs import error_responses, list_response_doc
 
 router = APIRouter(tags=["bookings"])
@@ -42,7 +43,7 @@ IdempotencyKey = Annotated[
     },
     summary="Book seats (never oversold; 409 sold_out, event_closed, limit_exceeded, idempotency_mismatch)",
 )
-def create_booking(
+async def create_booking(
     body: BookingCreate,
     claims: TokenClaimsDep,
     session: SessionDep,
@@ -51,6 +52,7 @@ def create_booking(
 ) -> Any:
     booking, is_new = logic.book_seats(
         session,
+        get_cache(),
         claims=claims,
         event_id=body.event_id,
         seats=body.seats_booked,
@@ -67,12 +69,13 @@ def create_booking(
     "/bookings/my",
     response_model=list[BookingOut],
     responses={200: list_response_doc("Bookings"), **error_responses(401, 422, 503)},
+    openapi_extra=query_model_doc(Page),
     summary="The caller's bookings, newest first",
 )
-def my_bookings(
+async def my_bookings(
     request: Request,
     response: Response,
-    page: Annotated[Page, Query()],
+    page: Annotated[Page, Depends(query_model(Page))],
     user: CurrentUser,
     session: SessionDep,
 ) -> Any:
@@ -91,7 +94,7 @@ def my_bookings(
     responses=error_responses(401, 404, 422, 503),
     summary="One booking (its owner or an admin; anyone else gets 404)",
 )
-def get_booking(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
+async def get_booking(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
     return logic.get_booking(session, booking_id=id, user=user)
 
 
@@ -101,9 +104,9 @@ def get_booking(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
     responses=error_responses(401, 404, 409, 422, 503),
     summary="Cancel a booking and return its seats (409 already_cancelled, event_closed)",
 )
-def cancel_booking(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
+async def cancel_booking(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
     return logic.cancel_booking(
-        session, booking_id=id, user=user, now=datetime.now(UTC)
+        session, get_cache(), booking_id=id, user=user, now=datetime.now(UTC)
     )
 
 
@@ -114,13 +117,14 @@ def cancel_booking(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
         200: list_response_doc("Bookings"),
         **error_responses(401, 403, 404, 422, 503),
     },
+    openapi_extra=query_model_doc(Page),
     summary="Every booking of one event, newest first (admin)",
 )
-def event_bookings(
+async def event_bookings(
     request: Request,
     response: Response,
     id: PathId,
-    page: Annotated[Page, Query()],
+    page: Annotated[Page, Depends(query_model(Page))],
     admin: CurrentAdmin,
     session: SessionDep,
 ) -> Any:

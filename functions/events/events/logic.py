@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ticketmania import sold_out
 from ticketmania.cache import Cache, bump_version
 from ticketmania.db import events as event_table
 from ticketmania.db.models import Event
@@ -54,23 +55,38 @@ def update_event(
     session: Session, cache: Cache, *, event_id: int, changes: dict[str, Any]
 ) -> Event:
     logger.append_keys(event_id=event_id)
+    if "total_seats" in changes:
+        # Seats first, then the event row: the order every seat change locks in.
+        resize_seats(session, event_id=event_id, total_seats=changes["total_seats"])
     event = event_table.lock_active_event(session, event_id)
     if event is None:
         raise NotFound("Event not found")
-    if "total_seats" in changes:
-        booked = event.total_seats - event.available_seats
-        if changes["total_seats"] < booked:
-            raise SeatsBelowBooked(
-                f"total_seats cannot go below the {booked} seats already booked"
-            )
-        # Same delta on both, under the row lock: bookings cannot slip in between.
-        changes["available_seats"] = (
-            event.available_seats + changes["total_seats"] - event.total_seats
-        )
     event = event_table.update_event(session, event, changes)
     session.commit()
     bump_version(cache, LISTING_NAMESPACE)
+    if "total_seats" in changes:
+        sold_out.seats_given_back(cache, event_id)
     return event
+
+
+def resize_seats(session: Session, *, event_id: int, total_seats: int) -> None:
+    """Move the unsold seats by the change of the total, under every shard's lock
+    (bookings in flight finish first): booked seats stay booked, and the unsold
+    ones are spread evenly again, over more shards if the event grew."""
+    unsold = event_table.lock_seats(session, event_id)
+    event = event_table.get_active_event(session, event_id)
+    if event is None or not unsold:
+        raise NotFound("Event not found")
+    booked = event.total_seats - sum(unsold)
+    if total_seats < booked:
+        raise SeatsBelowBooked(
+            f"total_seats cannot go below the {booked} seats already booked"
+        )
+    shard_count = max(len(unsold), event_table.shard_count_for(total_seats))
+    event_table.set_seats(
+        session, event_id, event_table.spread(total_seats - booked, shard_count)
+    )
+    event_table.update_event(session, event, {"shard_count": shard_count})
 
 
 def cancel_event(
@@ -78,11 +94,15 @@ def cancel_event(
 ) -> int:
     """Hide the event and cancel its bookings, keeping every row. Returns bookings cancelled."""
     logger.append_keys(event_id=event_id)
+    # Every shard first: bookings in flight finish, later ones wait and then see
+    # the event cancelled.
+    event_table.lock_seats(session, event_id)
     event = event_table.lock_active_event(session, event_id)
     if event is None:
         raise NotFound("Event not found")
     cancelled = event_table.cancel_with_bookings(session, event.id, now=now)
     session.commit()
     bump_version(cache, LISTING_NAMESPACE)
+    sold_out.seats_given_back(cache, event_id)
     logger.info("event cancelled", extra={"bookings_cancelled": len(cancelled)})
     return len(cancelled)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from events import logic
 from events.listing import cached_listing
@@ -15,7 +15,7 @@ from ticketmania.db.engine import open_session
 from ticketmania.settings import get_settings
 from ticketmania.web.deps import CurrentAdmin, SessionDep
 from ticketmania.web.list_headers import page_headers
-from ticketmania.web.params import PathId
+from ticketmania.web.params import PathId, query_model, query_model_doc
 from ticketmania.web.response_docs import error_responses, list_response_doc
 
 router = APIRouter(tags=["events"])
@@ -28,9 +28,12 @@ router = APIRouter(tags=["events"])
         200: list_response_doc("Events matching the filters"),
         **error_responses(422, 503),
     },
+    openapi_extra=query_model_doc(EventQuery),
     summary="List upcoming events (cached; availability may lag by EVENTS_CACHE_TTL seconds)",
 )
-def list_events(request: Request, query: Annotated[EventQuery, Query()]) -> Response:
+async def list_events(
+    request: Request, query: Annotated[EventQuery, Depends(query_model(EventQuery))]
+) -> Response:
     listing = cached_listing(
         open_session, get_cache(), query, ttl_seconds=get_settings().events_cache_ttl
     )
@@ -49,7 +52,7 @@ def list_events(request: Request, query: Annotated[EventQuery, Query()]) -> Resp
     responses=error_responses(404, 422, 503),
     summary="One event, read from the database",
 )
-def get_event(id: PathId, session: SessionDep) -> Any:
+async def get_event(id: PathId, session: SessionDep) -> Any:
     return logic.get_event(session, id)
 
 
@@ -60,7 +63,9 @@ def get_event(id: PathId, session: SessionDep) -> Any:
     responses=error_responses(401, 403, 422, 503),
     summary="Create an event (admin)",
 )
-def create_event(body: EventCreate, admin: CurrentAdmin, session: SessionDep) -> Any:
+async def create_event(
+    body: EventCreate, admin: CurrentAdmin, session: SessionDep
+) -> Any:
     return logic.create_event(session, get_cache(), fields=body.model_dump())
 
 
@@ -70,7 +75,7 @@ def create_event(body: EventCreate, admin: CurrentAdmin, session: SessionDep) ->
     responses=error_responses(401, 403, 404, 409, 422, 503),
     summary="Change any subset of an event's fields (admin); total_seats moves available_seats",
 )
-def update_event(
+async def update_event(
     id: PathId, body: EventUpdate, admin: CurrentAdmin, session: SessionDep
 ) -> Any:
     return logic.update_event(
@@ -85,6 +90,8 @@ def update_event(
     responses=error_responses(401, 403, 404, 422, 503),
     summary="Cancel an event (admin): hidden from reads, its bookings kept as cancelled",
 )
-def cancel_event(id: PathId, admin: CurrentAdmin, session: SessionDep) -> Response:
+async def cancel_event(
+    id: PathId, admin: CurrentAdmin, session: SessionDep
+) -> Response:
     logic.cancel_event(session, get_cache(), event_id=id, now=datetime.now(UTC))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -156,21 +156,38 @@ def write_versioned(
     )
 
 
+def call_around_breaker(
+    cache: Cache,
+    operation: Callable[[redis.Redis], object],
+    *,
+    failure_message: str,
+    failure_metric: str,
+) -> None:
+    """Run a write that must not be skipped (an invalidation), even while the
+    breaker is open, trying a few times; log and count when it never lands."""
+    if cache.client is None:
+        return
+    for _ in range(INVALIDATION_ATTEMPTS):
+        try:
+            operation(cache.client)
+            return
+        except (redis.RedisError, OSError):
+            continue
+    logger.error(failure_message)
+    count(failure_metric)
+
+
 def bump_version(cache: Cache, namespace: str) -> None:
     """Retire every entry of the namespace after a write that changed them.
 
     Goes around the breaker and retries: a lost bump would serve stale entries
     for a whole TTL, where a skipped read only costs a database query.
     """
-    if cache.client is None:
-        return
-    for _ in range(INVALIDATION_ATTEMPTS):
-        try:
-            cache.client.eval(
-                _BUMP_VERSION, 1, f"{namespace}:version", _fresh_version()
-            )
-            return
-        except (redis.RedisError, OSError):
-            continue
-    logger.error("cache invalidation failed: listings may lag until their TTL ends")
-    count("CacheInvalidationFailures")
+    call_around_breaker(
+        cache,
+        lambda client: client.eval(
+            _BUMP_VERSION, 1, f"{namespace}:version", _fresh_version()
+        ),
+        failure_message="cache invalidation failed: listings may lag until their TTL ends",
+        failure_metric="CacheInvalidationFailures",
+    )

@@ -1,9 +1,13 @@
-"""Data access for the bookings table. Rows are never deleted: only their status changes.
+"""Data access for the bookings table (and the seats a booking takes or gives back).
 
-The booking and cancellation writes are single statements that also touch
-idempotency_keys and outbox (and, for a cancellation, events): they run while
-the event row is locked, and every round trip saved there is time other
-buyers of the same event do not wait.
+Rows are never deleted: only their status changes. A booking and a
+cancellation are each ONE statement: from the moment it locks the seats it
+needs until it commits, nothing else runs, so buyers of one event wait on each
+other as briefly as the database allows (docs/architecture.md).
+
+Lock order, everywhere: seat shards (in shard order when there are several),
+then the bookings row, then user_event_seats. The events row is only ever
+key-share locked by a booking, which no admin write waits for.
 """
 
 from __future__ import annotations
@@ -12,184 +16,318 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ticketmania.db import outbox, paging
+from ticketmania.db.failures import constraint_of
 from ticketmania.db.models import Booking
+from ticketmania.db.statements import run_alone
+
+_BOOKING_COLUMNS = (
+    "id",
+    "user_id",
+    "event_id",
+    "seats_booked",
+    "status",
+    "created_at",
+    "cancelled_at",
+)
+
+# The fast pick: one shard that holds all the seats asked for, tried in random
+# order, skipping shards another booking holds. Never waits, so it can miss
+# seats that sit in locked shards: `BookingAttempt.may_wait` says when to try
+# the waiting pick.
+_PICK_ONE_SHARD = """
+pick AS (
+  SELECT s.shard, CAST(:seats AS int) AS seats
+  FROM seat_shards AS s
+  WHERE s.event_id = :event_id AND s.available >= :seats
+  ORDER BY random()
+  LIMIT 1
+  FOR UPDATE OF s SKIP LOCKED
+)"""
+
+# The waiting pick: every shard with seats, locked in shard order (waiting for
+# bookings in flight), then seats taken from the first ones until enough. Exact:
+# it refuses only when the seats are really gone. Run as a statement of its own,
+# never after the fast pick in one transaction: rows the fast pick locked out of
+# order would then be held while this waits (a deadlock).
+_PICK_SHARDS_IN_ORDER = """
+locked AS (
+  SELECT s.shard, s.available
+  FROM seat_shards AS s
+  WHERE s.event_id = :event_id AND s.available > 0
+  ORDER BY s.shard
+  FOR UPDATE OF s
+), pick AS (
+  SELECT shard, least(available, CAST(:seats AS int) - before) AS seats
+  FROM (
+    SELECT shard, available,
+           coalesce(sum(available) OVER (ORDER BY shard
+             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+    FROM locked
+  ) AS running
+  WHERE before < :seats AND (SELECT sum(available) FROM locked) >= :seats
+)"""
+
+# After the seats are held: the event read again under a key-share lock (so a
+# cancellation that committed while this waited is seen), the token's version,
+# the Idempotency-Key, then the per-user cap as one guarded upsert (exact under
+# concurrency: ON CONFLICT's WHERE sees the newest row). Each write depends on
+# the one before it, so a failed guard writes nothing; a duplicate key (another
+# request under the same key, committed meanwhile) aborts the whole statement.
+_BOOK_AFTER_PICK = """
+, prior AS (
+  SELECT k.request_hash, b.id, b.user_id, b.event_id, b.seats_booked, b.status,
+         b.created_at, b.cancelled_at
+  FROM idempotency_keys AS k JOIN bookings AS b ON b.id = k.booking_id
+  WHERE k.user_id = :user_id AND k.key = CAST(:key AS varchar)
+), event_now AS (
+  SELECT e.id FROM events AS e
+  WHERE e.id = :event_id AND e.cancelled_at IS NULL AND e.event_date > :now
+    AND EXISTS (SELECT 1 FROM pick)
+    AND EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version)
+    AND NOT EXISTS (SELECT 1 FROM prior)
+  FOR KEY SHARE OF e
+), allowance AS (
+  INSERT INTO user_event_seats AS u (user_id, event_id, seats)
+  SELECT :user_id, id, :seats FROM event_now
+  ON CONFLICT (user_id, event_id) DO UPDATE SET seats = u.seats + EXCLUDED.seats
+  WHERE u.seats + EXCLUDED.seats <= :cap
+  RETURNING u.seats
+), taken AS (
+  UPDATE seat_shards AS s SET available = s.available - pick.seats
+  FROM pick
+  WHERE s.event_id = :event_id AND s.shard = pick.shard
+    AND EXISTS (SELECT 1 FROM allowance)
+  RETURNING s.shard
+), booking AS (
+  INSERT INTO bookings (user_id, event_id, seats_booked, status)
+  SELECT :user_id, :event_id, :seats, 'confirmed' WHERE EXISTS (SELECT 1 FROM taken)
+  RETURNING id, user_id, event_id, seats_booked, status, created_at, cancelled_at
+), key AS (
+  INSERT INTO idempotency_keys (user_id, key, request_hash, booking_id)
+  SELECT user_id, CAST(:key AS varchar), CAST(:request_hash AS varchar), id
+  FROM booking WHERE CAST(:key AS varchar) IS NOT NULL
+), message AS (
+  INSERT INTO outbox (topic, payload)
+  SELECT CAST(:topic AS varchar), jsonb_build_object('booking_id', id, 'user_id', user_id,
+    'event_id', event_id, 'seats_booked', seats_booked)
+  FROM booking
+)
+SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
+       booking.status, booking.created_at, booking.cancelled_at,
+       prior.request_hash, prior.id, prior.user_id, prior.event_id, prior.seats_booked,
+       prior.status, prior.created_at, prior.cancelled_at,
+       EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version),
+       event.id IS NOT NULL,
+       coalesce(event.is_open, false),
+       EXISTS (SELECT 1 FROM pick),
+       EXISTS (SELECT 1 FROM event_now),
+       EXISTS (SELECT 1 FROM allowance),
+       (SELECT coalesce(sum(available), 0) FROM seat_shards WHERE event_id = :event_id),
+       (SELECT seats FROM user_event_seats WHERE user_id = :user_id AND event_id = :event_id)
+FROM (SELECT 1) AS one
+LEFT JOIN booking ON true
+LEFT JOIN prior ON true
+LEFT JOIN (
+  SELECT id, cancelled_at IS NULL AND event_date > :now AS is_open
+  FROM events WHERE id = :event_id
+) AS event ON true
+"""
+
+BOOK_FROM_ONE_SHARD = "WITH " + _PICK_ONE_SHARD + _BOOK_AFTER_PICK
+BOOK_FROM_SHARDS_IN_ORDER = "WITH " + _PICK_SHARDS_IN_ORDER + _BOOK_AFTER_PICK
+
+
+@dataclass(frozen=True)
+class BookingAttempt:
+    """What one booking statement did, and, when it booked nothing, the facts
+    that say why (read in the statement's own snapshot, without locks)."""
+
+    booking: Booking | None
+    # An earlier request under the same Idempotency-Key, and its body's hash.
+    prior: Booking | None
+    prior_request_hash: str | None
+    is_token_current: bool
+    is_event_found: bool
+    is_event_open: bool
+    # Seats were held for this request (the pick found them).
+    has_seats: bool
+    # Still open, with the token current and the key unused, once the seats were held.
+    is_event_open_now: bool
+    is_within_cap: bool
+    seats_left: int
+    user_seats: int
+    # The key was taken meanwhile by a concurrent request: nothing was written.
+    is_key_taken: bool = False
+
+    def may_wait(self, seats: int) -> bool:
+        """The fast pick found no free shard, though the seats may be there,
+        held by bookings in flight: the waiting pick can tell."""
+        return (
+            not self.has_seats
+            and self.is_token_current
+            and self.prior is None
+            and self.is_event_found
+            and self.is_event_open
+            and self.seats_left >= seats
+        )
+
+
+def _booking_from(values: Any) -> Booking | None:
+    if values[0] is None:
+        return None
+    return Booking(**dict(zip(_BOOKING_COLUMNS, values, strict=True)))
+
+
+def book(
+    session: Session,
+    *,
+    wait: bool,
+    user_id: int,
+    token_version: int,
+    event_id: int,
+    seats: int,
+    max_seats_per_user: int,
+    idempotency_key: str | None,
+    request_hash: str | None,
+    now: datetime,
+) -> BookingAttempt:
+    """Book seats in one statement that is its own transaction: take them from
+    the shards (one shard, skipping busy ones; or, with `wait`, as many shards as
+    it takes, in order), count them against the user's cap, write the booking,
+    its key and its outbox message. Writes nothing when any guard fails."""
+    params = {
+        "user_id": user_id,
+        "token_version": token_version,
+        "event_id": event_id,
+        "seats": seats,
+        "cap": max_seats_per_user,
+        "key": idempotency_key,
+        "request_hash": request_hash,
+        "topic": outbox.BOOKING_CONFIRMED,
+        "now": now,
+    }
+    statement = BOOK_FROM_SHARDS_IN_ORDER if wait else BOOK_FROM_ONE_SHARD
+    try:
+        (row,) = run_alone(session, statement, params)
+    except IntegrityError as exc:
+        if constraint_of(exc) != "pk_idempotency_keys":
+            raise
+        return BookingAttempt(
+            booking=None,
+            prior=None,
+            prior_request_hash=None,
+            is_token_current=True,
+            is_event_found=True,
+            is_event_open=True,
+            has_seats=False,
+            is_event_open_now=True,
+            is_within_cap=True,
+            seats_left=0,
+            user_seats=0,
+            is_key_taken=True,
+        )
+    return BookingAttempt(
+        booking=_booking_from(row[0:7]),
+        prior_request_hash=row[7],
+        prior=_booking_from(row[8:15]),
+        is_token_current=bool(row[15]),
+        is_event_found=bool(row[16]),
+        is_event_open=bool(row[17]),
+        has_seats=bool(row[18]),
+        is_event_open_now=bool(row[19]),
+        is_within_cap=bool(row[20]),
+        seats_left=int(row[21]),
+        user_seats=int(row[22] or 0),
+    )
 
 
 @dataclass(frozen=True)
 class PriorRequest:
     """An earlier request under the same Idempotency-Key."""
 
-    booking_id: int
+    booking: Booking
     request_hash: str
 
 
-@dataclass(frozen=True)
-class UserEventState:
-    confirmed_seats: int
-    prior_request: PriorRequest | None
-
-
-def read_user_event_state(
-    session: Session, *, user_id: int, event_id: int, idempotency_key: str | None
-) -> UserEventState:
-    """The user's confirmed seats on the event and any earlier use of the key, in one
-    round trip. Run after the event lock is held, so it sees every committed booking."""
-    row = session.execute(
-        text(
-            """
-            SELECT
-              (SELECT coalesce(sum(seats_booked), 0) FROM bookings
-                WHERE user_id = :user_id AND event_id = :event_id AND status = 'confirmed'),
-              k.booking_id, k.request_hash
-            FROM (SELECT 1) AS one
-            LEFT JOIN idempotency_keys AS k ON k.user_id = :user_id AND k.key = :key
-            """
-        ),
-        {"user_id": user_id, "event_id": event_id, "key": idempotency_key},
-    ).one()
-    prior = (
-        PriorRequest(booking_id=row[1], request_hash=row[2])
-        if row[1] is not None
-        else None
-    )
-    return UserEventState(confirmed_seats=int(row[0]), prior_request=prior)
+_FIND_PRIOR_REQUEST = text(
+    """
+    SELECT k.request_hash, b.*
+    FROM idempotency_keys AS k JOIN bookings AS b ON b.id = k.booking_id
+    WHERE k.user_id = :user_id AND k.key = :key
+    """
+)
 
 
 def find_prior_request(
     session: Session, *, user_id: int, idempotency_key: str
 ) -> PriorRequest | None:
-    row = session.execute(
-        text(
-            "SELECT booking_id, request_hash FROM idempotency_keys WHERE user_id = :u AND key = :k"
-        ),
-        {"u": user_id, "k": idempotency_key},
-    ).one_or_none()
-    return PriorRequest(booking_id=row[0], request_hash=row[1]) if row else None
-
-
-_WRITE_BOOKING = text(
-    """
-    WITH booking AS (
-      INSERT INTO bookings (user_id, event_id, seats_booked, status)
-      VALUES (:user_id, :event_id, :seats, 'confirmed')
-      RETURNING id, user_id, event_id, seats_booked, status, created_at, cancelled_at
-    ), key AS (
-      INSERT INTO idempotency_keys (user_id, key, request_hash, booking_id)
-      SELECT :user_id, CAST(:key AS varchar), :request_hash, id FROM booking
-      WHERE CAST(:key AS varchar) IS NOT NULL
-      ON CONFLICT (user_id, key) DO NOTHING
-      RETURNING 1
-    ), message AS (
-      INSERT INTO outbox (topic, payload)
-      SELECT :topic, jsonb_build_object(
-        'booking_id', id, 'user_id', user_id, 'event_id', event_id, 'seats_booked', seats_booked)
-      FROM booking
-    )
-    SELECT booking.*, (SELECT count(*) FROM key) AS key_written FROM booking
-    """
-)
-
-
-def write_booking(
-    session: Session,
-    *,
-    user_id: int,
-    event_id: int,
-    seats: int,
-    idempotency_key: str | None,
-    request_hash: str | None,
-) -> tuple[Booking, bool]:
-    """Insert the booking, its idempotency key and its outbox message: one statement,
-    run after `events.take_seats` took the seats (and the row lock) in this transaction.
-
-    Returns the booking and False when the key was taken meanwhile (by a request
-    for another event): the caller must then roll back.
-    """
     row = (
         session.execute(
-            _WRITE_BOOKING,
-            {
-                "user_id": user_id,
-                "event_id": event_id,
-                "seats": seats,
-                "key": idempotency_key,
-                "request_hash": request_hash,
-                "topic": outbox.BOOKING_CONFIRMED,
-            },
+            _FIND_PRIOR_REQUEST, {"user_id": user_id, "key": idempotency_key}
         )
         .mappings()
-        .one()
+        .one_or_none()
     )
-    booking = _booking_from(row)
-    is_key_written = idempotency_key is None or row["key_written"] == 1
-    return booking, is_key_written
-
-
-def _booking_from(row: Any) -> Booking:
-    fields = {
-        name: row[name]
-        for name in (
-            "id",
-            "user_id",
-            "event_id",
-            "seats_booked",
-            "status",
-            "created_at",
-            "cancelled_at",
-        )
-    }
-    return Booking(**fields)
+    if row is None:
+        return None
+    booking = Booking(**{name: row[name] for name in _BOOKING_COLUMNS})
+    return PriorRequest(booking=booking, request_hash=row["request_hash"])
 
 
 def get_booking(session: Session, booking_id: int) -> Booking | None:
     return session.get(Booking, booking_id)
 
 
-def lock_booking(session: Session, booking_id: int) -> Booking | None:
-    return session.scalar(
-        select(Booking)
-        .where(Booking.id == booking_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-
-
 _CANCEL_BOOKING = text(
     """
-    WITH cancelled AS (
-      UPDATE bookings SET status = 'cancelled', cancelled_at = :now
-      WHERE id = :booking_id AND status = 'confirmed'
-      RETURNING id, user_id, event_id, seats_booked
+    WITH target AS (
+      SELECT b.id, b.event_id, e.shard_count
+      FROM bookings AS b JOIN events AS e ON e.id = b.event_id
+      WHERE b.id = :booking_id
+    ), shard AS (
+      SELECT s.event_id, s.shard FROM seat_shards AS s JOIN target AS t
+        ON s.event_id = t.event_id AND s.shard = mod(t.id, t.shard_count)
+      FOR UPDATE OF s
+    ), cancelled AS (
+      UPDATE bookings AS b SET status = 'cancelled', cancelled_at = :now
+      FROM events AS e
+      WHERE b.id = :booking_id AND b.status = 'confirmed'
+        AND e.id = b.event_id AND e.event_date > :now
+        AND EXISTS (SELECT 1 FROM shard)
+      RETURNING b.id, b.user_id, b.event_id, b.seats_booked
     ), returned AS (
-      UPDATE events SET available_seats = available_seats + cancelled.seats_booked, updated_at = now()
-      FROM cancelled WHERE events.id = cancelled.event_id
-      RETURNING events.id
+      UPDATE seat_shards AS s SET available = s.available + cancelled.seats_booked
+      FROM cancelled, shard
+      WHERE s.event_id = shard.event_id AND s.shard = shard.shard
+    ), allowance AS (
+      UPDATE user_event_seats AS u SET seats = u.seats - cancelled.seats_booked
+      FROM cancelled
+      WHERE u.user_id = cancelled.user_id AND u.event_id = cancelled.event_id
     ), message AS (
       INSERT INTO outbox (topic, payload)
-      SELECT :topic, jsonb_build_object(
-        'booking_id', id, 'user_id', user_id, 'event_id', event_id, 'seats_booked', seats_booked)
+      SELECT :topic, jsonb_build_object('booking_id', id, 'user_id', user_id,
+        'event_id', event_id, 'seats_booked', seats_booked)
       FROM cancelled
     )
-    SELECT count(*) FROM returned
+    SELECT count(*) FROM cancelled
     """
 )
 
 
-def cancel_booking_returning_seats(
-    session: Session, booking: Booking, *, now: datetime
-) -> None:
-    """Status change, seats back to the event and the outbox message: one statement."""
-    returned = session.scalar(
+def cancel_booking(session: Session, booking_id: int, *, now: datetime) -> bool:
+    """Cancel a confirmed booking of an event not yet started, give its seats back
+    to one shard, take them off the user's count and write the outbox message: one
+    statement. False: nothing changed (already cancelled, or the event started)."""
+    cancelled = session.scalar(
         _CANCEL_BOOKING,
-        {"booking_id": booking.id, "now": now, "topic": outbox.BOOKING_CANCELLED},
+        {"booking_id": booking_id, "now": now, "topic": outbox.BOOKING_CANCELLED},
     )
-    if returned != 1:
-        raise RuntimeError(f"booking {booking.id} was not confirmed under its lock")
-    session.refresh(booking)
+    return bool(cancelled == 1)
 
 
 def list_user_bookings(

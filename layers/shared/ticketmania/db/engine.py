@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import functools
 import ssl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
+import pg8000
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from ticketmania.settings import Settings, get_settings
 
@@ -79,18 +83,52 @@ def build_engine(settings: Settings, *, database_url: str | None = None) -> Engi
         "idle_in_transaction_session_timeout": "60000",
     }
     connect_args.setdefault("application_name", "ticketmania")
-    return create_engine(
+    engine = create_engine(
         url,
         connect_args=connect_args,
         pool_size=settings.pool_size,
         max_overflow=0 if settings.is_lambda else settings.pool_size,
         pool_timeout=settings.db_connect_timeout_seconds,
-        # A thawed Lambda container may hold a connection the server closed long ago.
-        pool_pre_ping=True,
         pool_recycle=300,
         # Statement parameters (password hashes, emails) stay out of error messages and logs.
         hide_parameters=True,
     )
+    ping_after_idle(engine, seconds=settings.db_idle_ping_seconds)
+    return engine
+
+
+def ping_after_idle(engine: Engine, *, seconds: float) -> None:
+    """Ping a pooled connection on checkout only if it sat idle `seconds` or more.
+
+    A thawed Lambda container may hold a connection the server (or a proxy)
+    closed while it was frozen; a connection in steady use is alive, and a ping
+    per checkout (pool_pre_ping) would add a round trip to every request. A
+    dead one is replaced before the request uses it; one that dies while in use
+    fails its request with a 503 and is replaced for the next.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle_since(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle_long(
+        dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any
+    ) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since < seconds:
+            return
+        # In autocommit, so the ping leaves no transaction open behind it.
+        dbapi_connection.autocommit = True
+        try:
+            dbapi_connection.run(";")
+        except pg8000.Error as exc:
+            raise DisconnectionError("idle connection is gone") from exc
+        finally:
+            dbapi_connection.autocommit = False
+
+
+_IDLE_SINCE = "ticketmania.idle_since"
 
 
 @functools.cache

@@ -92,20 +92,62 @@ def get_active_event(session: Session, event_id: int) -> Event | None:
 
 
 def lock_active_event(session: Session, event_id: int) -> Event | None:
-    """The event row under FOR UPDATE: every seat change goes through this lock."""
+    """The event row, locked against other admin writes (FOR NO KEY UPDATE, which
+    bookings' foreign-key checks do not wait for)."""
     return session.scalar(
         select(Event)
         .where(Event.id == event_id, Event.cancelled_at.is_(None))
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
 
 
+def shard_count_for(total_seats: int) -> int:
+    """How many shards hold an event's seats: one per 10 seats, 1 to 64. Enough
+    shards that concurrent buyers rarely meet on one (BENCHMARKS.md); few enough
+    that small events stay a handful of rows. Migration 0004 uses the same rule."""
+    return max(1, min(MAX_SHARDS, total_seats // SEATS_PER_SHARD))
+
+
+def spread(seats: int, shard_count: int) -> list[int]:
+    """`seats` split as evenly as possible over `shard_count` shards."""
+    share, rest = divmod(seats, shard_count)
+    return [share + (1 if shard < rest else 0) for shard in range(shard_count)]
+
+
+MAX_SHARDS = 64
+SEATS_PER_SHARD = 10
+
+_INSERT_EVENT = text(
+    """
+    WITH event AS (
+      INSERT INTO events (title, description, location, event_date, total_seats, shard_count)
+      VALUES (:title, :description, :location, :event_date, :total_seats, :shard_count)
+      RETURNING id, total_seats, shard_count
+    ), shards AS (
+      INSERT INTO seat_shards (event_id, shard, available)
+      SELECT event.id, s.shard,
+             event.total_seats / event.shard_count
+             + (s.shard < mod(event.total_seats, event.shard_count))::int
+      FROM event, generate_series(0, event.shard_count - 1) AS s(shard)
+    )
+    SELECT id FROM event
+    """
+)
+
+
 def insert_event(session: Session, **fields: Any) -> Event:
-    event = Event(**fields, available_seats=fields["total_seats"])
-    session.add(event)
-    session.flush()
-    session.refresh(event)
+    """The event and its seat shards, all seats unsold: one statement."""
+    event_id = session.scalar(
+        _INSERT_EVENT,
+        {
+            "description": None,
+            **fields,
+            "shard_count": shard_count_for(fields["total_seats"]),
+        },
+    )
+    event = session.get(Event, event_id)
+    assert event is not None  # inserted just above, in this transaction
     return event
 
 
@@ -119,6 +161,40 @@ def update_event(session: Session, event: Event, changes: dict[str, Any]) -> Eve
     return event
 
 
+_LOCK_SHARDS = text(
+    """
+    SELECT available FROM seat_shards WHERE event_id = :event_id
+    ORDER BY shard FOR UPDATE
+    """
+)
+
+
+def lock_seats(session: Session, event_id: int) -> list[int]:
+    """Every shard of the event locked, in shard order (the order every multi-shard
+    lock takes), after any booking in flight on them has finished. Returns the
+    unsold seats of each shard, as they are now."""
+    return [
+        int(available)
+        for available in session.scalars(_LOCK_SHARDS, {"event_id": event_id})
+    ]
+
+
+_SET_SHARDS = text(
+    """
+    INSERT INTO seat_shards (event_id, shard, available)
+    SELECT :event_id, s.shard, (CAST(:available AS int[]))[s.shard + 1]
+    FROM generate_series(0, cardinality(CAST(:available AS int[])) - 1) AS s(shard)
+    ON CONFLICT (event_id, shard) DO UPDATE SET available = EXCLUDED.available
+    """
+)
+
+
+def set_seats(session: Session, event_id: int, available: list[int]) -> None:
+    """Rewrite the event's shards with these unsold seats (one entry per shard;
+    shards are only ever added). Run with the shards locked (`lock_seats`)."""
+    session.execute(_SET_SHARDS, {"event_id": event_id, "available": available})
+
+
 _CANCEL_WITH_BOOKINGS = text(
     """
     WITH cancelled AS (
@@ -126,10 +202,15 @@ _CANCEL_WITH_BOOKINGS = text(
       WHERE event_id = :event_id AND status = 'confirmed'
       RETURNING id
     ), event AS (
-      UPDATE events
-      SET cancelled_at = :now, available_seats = total_seats, updated_at = now()
+      UPDATE events SET cancelled_at = :now, updated_at = now()
       WHERE id = :event_id
       RETURNING id
+    ), restored AS (
+      UPDATE seat_shards AS s
+      SET available = e.total_seats / e.shard_count + (s.shard < mod(e.total_seats, e.shard_count))::int
+      FROM events AS e WHERE e.id = s.event_id AND s.event_id = :event_id
+    ), allowances AS (
+      UPDATE user_event_seats SET seats = 0 WHERE event_id = :event_id
     ), message AS (
       INSERT INTO outbox (topic, payload)
       SELECT :topic, jsonb_build_object(
@@ -145,101 +226,13 @@ _CANCEL_WITH_BOOKINGS = text(
 def cancel_with_bookings(
     session: Session, event_id: int, *, now: datetime
 ) -> list[int]:
-    """Cancel the event and every confirmed booking of it, give the seats back and
-    write the outbox message: one statement, run while the event row is locked
-    (`lock_active_event`), so no booking can land in between. Returns the
-    cancelled bookings' ids."""
+    """Cancel the event and every confirmed booking of it, give all its seats back
+    and write the outbox message: one statement, run with every shard locked
+    (`lock_seats`), so no booking can land in between; a booking that waited on a
+    shard sees the event cancelled. Returns the cancelled bookings' ids."""
     return list(
         session.scalars(
             _CANCEL_WITH_BOOKINGS,
             {"event_id": event_id, "now": now, "topic": outbox.EVENT_CANCELLED},
         )
-    )
-
-
-def lock_event(session: Session, event_id: int) -> Event | None:
-    """The event row under FOR UPDATE, cancelled or not."""
-    return session.scalar(
-        select(Event)
-        .where(Event.id == event_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-
-
-_TAKE_SEATS = text(
-    """
-    UPDATE events SET available_seats = available_seats - :seats, updated_at = now()
-    WHERE id = :event_id
-      AND available_seats >= :seats
-      AND cancelled_at IS NULL
-      AND event_date > :now
-      AND EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version)
-    RETURNING id
-    """
-)
-
-
-def take_seats(
-    session: Session,
-    *,
-    event_id: int,
-    seats: int,
-    user_id: int,
-    token_version: int,
-    now: datetime,
-) -> bool:
-    """Take seats if the event is open, has them, and the booker's token is current.
-
-    One guarded UPDATE, which also takes the row lock for the rest of the
-    transaction. The token check costs a primary-key probe of users inside
-    this statement: no extra round trip, no extra connection checkout.
-    False: nothing taken and nothing locked (`read_refusal_facts` says why).
-    """
-    taken = session.scalar(
-        _TAKE_SEATS,
-        {
-            "event_id": event_id,
-            "seats": seats,
-            "user_id": user_id,
-            "token_version": token_version,
-            "now": now,
-        },
-    )
-    return taken is not None
-
-
-@dataclass(frozen=True)
-class RefusalFacts:
-    """Why `take_seats` matched nothing, read afterwards without any lock."""
-
-    is_event_found: bool
-    is_event_open: bool
-    available_seats: int
-    # The booker's token_version as the database has it now (None: no such user).
-    user_token_version: int | None
-
-
-_REFUSAL_FACTS = text(
-    """
-    SELECT e.id IS NOT NULL,
-           coalesce(e.cancelled_at IS NULL AND e.event_date > :now, false),
-           coalesce(e.available_seats, 0),
-           (SELECT token_version FROM users WHERE id = :user_id)
-    FROM (SELECT 1) AS one LEFT JOIN events AS e ON e.id = :event_id
-    """
-)
-
-
-def read_refusal_facts(
-    session: Session, *, event_id: int, user_id: int, now: datetime
-) -> RefusalFacts:
-    row = session.execute(
-        _REFUSAL_FACTS, {"event_id": event_id, "user_id": user_id, "now": now}
-    ).one()
-    return RefusalFacts(
-        is_event_found=bool(row[0]),
-        is_event_open=bool(row[1]),
-        available_seats=int(row[2]),
-        user_token_version=row[3],
     )

@@ -24,6 +24,12 @@ def sqlstate_of(exc: DBAPIError) -> str | None:
     return str(value) if value else None
 
 
+def constraint_of(exc: DBAPIError) -> str | None:
+    """The name of the constraint a violation broke, if the server named one."""
+    value = _server_fields(exc).get("n")
+    return str(value) if value else None
+
+
 def classify_database_error(exc: DBAPIError) -> AppError | None:
     """Map a database error to the API error it means, or None for a real bug."""
     state = sqlstate_of(exc)

@@ -12,12 +12,14 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     func,
+    select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
 
 class Base(DeclarativeBase):
@@ -50,16 +52,46 @@ class User(Base):
     updated_at: Mapped[datetime] = _created_at()
 
 
+class SeatShard(Base):
+    """Some of an event's unsold seats. A booking locks one shard (or, when no
+    single shard has enough, several in shard order), so buyers of one event do
+    not all queue on one row."""
+
+    __tablename__ = "seat_shards"
+    __table_args__ = (
+        CheckConstraint("available >= 0", name="ck_seat_shards_available_not_negative"),
+    )
+
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="RESTRICT"), primary_key=True
+    )
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    available: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class UserEventSeats(Base):
+    """A user's confirmed seats on one event, kept with every booking and
+    cancellation, so the per-user cap is one guarded upsert."""
+
+    __tablename__ = "user_event_seats"
+    __table_args__ = (
+        CheckConstraint("seats >= 0", name="ck_user_event_seats_not_negative"),
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True
+    )
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="RESTRICT"), primary_key=True
+    )
+    seats: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         CheckConstraint("total_seats > 0", name="ck_events_total_seats_positive"),
-        CheckConstraint(
-            "available_seats >= 0", name="ck_events_available_not_negative"
-        ),
-        CheckConstraint(
-            "available_seats <= total_seats", name="ck_events_available_within_total"
-        ),
+        CheckConstraint("shard_count BETWEEN 1 AND 64", name="ck_events_shard_count"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -70,7 +102,16 @@ class Event(Base):
         DateTime(timezone=True), nullable=False
     )
     total_seats: Mapped[int] = mapped_column(Integer, nullable=False)
-    available_seats: Mapped[int] = mapped_column(Integer, nullable=False)
+    shard_count: Mapped[int] = mapped_column(
+        SmallInteger, nullable=False, server_default="1"
+    )
+    # The unsold seats: the sum of the event's shards, read with the row.
+    available_seats: Mapped[int] = column_property(
+        select(func.coalesce(func.sum(SeatShard.available), 0))
+        .where(SeatShard.event_id == id)
+        .correlate_except(SeatShard)
+        .scalar_subquery()
+    )
     # Set when an admin cancels (DELETE): the row stays, hidden from reads.
     cancelled_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True

@@ -1,8 +1,16 @@
-"""FastAPI dependencies shared by every function: session, token, current user."""
+"""FastAPI dependencies shared by every function: session, token, current user.
+
+Every dependency and route is `async def` although the work inside blocks: a
+Lambda container serves one request at a time, so its event loop has nothing
+else to run, while a sync dependency or route would cost a worker thread per
+invocation (Mangum starts each invocation as a new task, and anyio's threads do
+not outlive it). The local server gets its concurrency from worker processes,
+as Lambda does from containers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends
@@ -21,7 +29,7 @@ from ticketmania.settings import get_settings
 _bearer = OAuth2PasswordBearer(tokenUrl="/auth/login", auto_error=False)
 
 
-def get_session() -> Iterator[Session]:
+async def get_session() -> AsyncIterator[Session]:
     with open_session() as session:
         yield session
 
@@ -29,7 +37,9 @@ def get_session() -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_token_claims(token: Annotated[str | None, Depends(_bearer)]) -> TokenClaims:
+async def get_token_claims(
+    token: Annotated[str | None, Depends(_bearer)],
+) -> TokenClaims:
     if not token:
         raise NotAuthenticated()
     claims = read_access_token(
@@ -42,7 +52,7 @@ def get_token_claims(token: Annotated[str | None, Depends(_bearer)]) -> TokenCla
 TokenClaimsDep = Annotated[TokenClaims, Depends(get_token_claims)]
 
 
-def get_current_user(claims: TokenClaimsDep, session: SessionDep) -> User:
+async def get_current_user(claims: TokenClaimsDep, session: SessionDep) -> User:
     """The token's user, as the database has it now: gone or re-keyed means 401."""
     user = get_user(session, claims.user_id)
     if user is None or user.token_version != claims.token_version:
@@ -53,7 +63,7 @@ def get_current_user(claims: TokenClaimsDep, session: SessionDep) -> User:
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_current_admin(user: CurrentUser) -> User:
+async def get_current_admin(user: CurrentUser) -> User:
     # The role comes from the row just read, not the token: a demoted admin is a user.
     if user.role != "admin":
         raise Forbidden("Admin role required")

@@ -37,7 +37,7 @@ def database_state() -> Literal["ok", "down"]:
     response_model=Health,
     responses={503: {"model": Health, "description": "The database is down"}},
 )
-def health() -> JSONResponse:
+async def health() -> JSONResponse:
     database = database_state()
     body = Health(
         status="ok" if database == "ok" else "unavailable",
