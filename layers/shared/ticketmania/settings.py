@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     db_lock_timeout_ms: int = Field(default=2000, ge=10)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     # A pooled connection idle this long is pinged before use (a thawed container's).
-    db_idle_ping_seconds: float = Field(default=60.0, ge=0)
+    db_idle_ping_seconds: float = Field(default=10.0, ge=0)
     redis_timeout_seconds: float = Field(default=0.1, gt=0, le=5)
     redis_breaker_seconds: float = Field(default=5.0, ge=0)
 

@@ -6,8 +6,8 @@ needs until it commits, nothing else runs, so buyers of one event wait on each
 other as briefly as the database allows (docs/architecture.md).
 
 Lock order, everywhere: seat shards (in shard order when there are several),
-then the bookings row, then user_event_seats. The events row is only ever
-key-share locked by a booking, which no admin write waits for.
+then the events row (a booking share-locks it, an admin write locks it for
+update), then the bookings row, then user_event_seats.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,6 +47,8 @@ pick AS (
   ORDER BY random()
   LIMIT 1
   FOR UPDATE OF s SKIP LOCKED
+), seats_left AS (
+  SELECT coalesce(sum(available), 0) AS seats FROM seat_shards WHERE event_id = :event_id
 )"""
 
 # The waiting pick: every shard with seats, locked in shard order (waiting for
@@ -70,10 +72,14 @@ locked AS (
     FROM locked
   ) AS running
   WHERE before < :seats AND (SELECT sum(available) FROM locked) >= :seats
+), seats_left AS (
+  -- Counted under the locks, after waiting: the seats left now, not at the start.
+  SELECT coalesce(sum(available), 0) AS seats FROM locked
 )"""
 
-# After the seats are held: the event read again under a key-share lock (so a
-# cancellation that committed while this waited is seen), the token's version,
+# After the seats are held: the event read again under a share lock, which
+# follows the row to its newest version (so a cancellation that committed while
+# this waited is seen; a key-share lock would not), the token's version,
 # the Idempotency-Key, then the per-user cap as one guarded upsert (exact under
 # concurrency: ON CONFLICT's WHERE sees the newest row). Each write depends on
 # the one before it, so a failed guard writes nothing; a duplicate key (another
@@ -90,7 +96,7 @@ _BOOK_AFTER_PICK = """
     AND EXISTS (SELECT 1 FROM pick)
     AND EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version)
     AND NOT EXISTS (SELECT 1 FROM prior)
-  FOR KEY SHARE OF e
+  FOR SHARE OF e
 ), allowance AS (
   INSERT INTO user_event_seats AS u (user_id, event_id, seats)
   SELECT :user_id, id, :seats FROM event_now
@@ -127,7 +133,7 @@ SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
        EXISTS (SELECT 1 FROM pick),
        EXISTS (SELECT 1 FROM event_now),
        EXISTS (SELECT 1 FROM allowance),
-       (SELECT coalesce(sum(available), 0) FROM seat_shards WHERE event_id = :event_id),
+       (SELECT seats FROM seats_left),
        (SELECT seats FROM user_event_seats WHERE user_id = :user_id AND event_id = :event_id)
 FROM (SELECT 1) AS one
 LEFT JOIN booking ON true
@@ -199,7 +205,13 @@ def book(
     """Book seats in one statement that is its own transaction: take them from
     the shards (one shard, skipping busy ones; or, with `wait`, as many shards as
     it takes, in order), count them against the user's cap, write the booking,
-    its key and its outbox message. Writes nothing when any guard fails."""
+    its key and its outbox message. Writes nothing when any guard fails.
+
+    Runs on a pooled connection of its own, so the session must not hold one
+    (a Lambda container's pool has exactly one).
+    """
+    if session.in_transaction():
+        raise RuntimeError("book() runs before the session holds a connection")
     params = {
         "user_id": user_id,
         "token_version": token_version,
@@ -213,7 +225,9 @@ def book(
     }
     statement = BOOK_FROM_SHARDS_IN_ORDER if wait else BOOK_FROM_ONE_SHARD
     try:
-        (row,) = run_alone(session, statement, params)
+        bind = session.get_bind()
+        assert isinstance(bind, Engine)  # sessions are bound to the engine
+        (row,) = run_alone(bind, statement, params)
     except IntegrityError as exc:
         if constraint_of(exc) != "pk_idempotency_keys":
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import select
 import ssl
 import time
 from collections.abc import Iterator
@@ -11,11 +12,12 @@ from typing import Any
 
 import pg8000
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from ticketmania.db.failures import is_server_gone
 from ticketmania.settings import Settings, get_settings
 
 # libpq options that pg8000 does not take as keywords; handled below instead.
@@ -94,17 +96,28 @@ def build_engine(settings: Settings, *, database_url: str | None = None) -> Engi
         hide_parameters=True,
     )
     ping_after_idle(engine, seconds=settings.db_idle_ping_seconds)
+    event.listen(engine, "handle_error", _server_gone_is_a_disconnect)
     return engine
 
 
-def ping_after_idle(engine: Engine, *, seconds: float) -> None:
-    """Ping a pooled connection on checkout only if it sat idle `seconds` or more.
+def _server_gone_is_a_disconnect(context: ExceptionContext) -> None:
+    # pg8000 reports a terminated session as an ordinary error; SQLAlchemy must
+    # know the connection is dead, or the pool would hand it out again.
+    if is_server_gone(context.original_exception):
+        context.is_disconnect = True
 
-    A thawed Lambda container may hold a connection the server (or a proxy)
-    closed while it was frozen; a connection in steady use is alive, and a ping
-    per checkout (pool_pre_ping) would add a round trip to every request. A
-    dead one is replaced before the request uses it; one that dies while in use
-    fails its request with a 503 and is replaced for the next.
+
+def ping_after_idle(engine: Engine, *, seconds: float) -> None:
+    """Check a pooled connection on checkout without a round trip per request.
+
+    A connection the server has hung up on (a terminated backend, a restart, an
+    idle timeout: the server says goodbye and closes) has something to read
+    while it should be silent: one zero-timeout poll of its socket finds it,
+    before anything is sent, and the pool replaces it. A connection idle for
+    `seconds` or more, such as a thawed Lambda container's, whose network path
+    may have gone silently, is pinged as well. A connection in steady use is
+    never pinged (pool_pre_ping would add a round trip to every request), and
+    one that dies while in use fails its request with a 503.
     """
 
     @event.listens_for(engine, "checkin")
@@ -112,9 +125,11 @@ def ping_after_idle(engine: Engine, *, seconds: float) -> None:
         record.info[_IDLE_SINCE] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _ping_if_idle_long(
+    def _replace_if_gone(
         dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any
     ) -> None:
+        if _has_hung_up(dbapi_connection):
+            raise DisconnectionError("the server ended this connection")
         idle_since = record.info.get(_IDLE_SINCE)
         if idle_since is None or time.monotonic() - idle_since < seconds:
             return
@@ -126,6 +141,13 @@ def ping_after_idle(engine: Engine, *, seconds: float) -> None:
             raise DisconnectionError("idle connection is gone") from exc
         finally:
             dbapi_connection.autocommit = False
+
+
+def _has_hung_up(dbapi_connection: Any) -> bool:
+    # pg8000 keeps its socket in `_usock`; an idle connection has nothing to read.
+    poller = select.poll()
+    poller.register(dbapi_connection._usock, select.POLLIN | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 _IDLE_SINCE = "ticketmania.idle_since"

@@ -18,10 +18,22 @@ UNAVAILABLE_SQLSTATES = frozenset(
 )
 
 
+# The server ended the session (terminated, shut down, restarting): whatever was
+# sent after that point never ran, and the connection is dead.
+SERVER_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
 def sqlstate_of(exc: DBAPIError) -> str | None:
     """The SQLSTATE pg8000 put in its error, if any."""
     value = _server_fields(exc).get("C")
     return str(value) if value else None
+
+
+def is_server_gone(driver_error: BaseException | None) -> bool:
+    """pg8000's error says the server ended the session (the connection is dead)."""
+    args = getattr(driver_error, "args", ())
+    fields = args[0] if args and isinstance(args[0], dict) else {}
+    return fields.get("C") in SERVER_GONE_SQLSTATES
 
 
 def constraint_of(exc: DBAPIError) -> str | None:
