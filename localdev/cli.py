@@ -9,8 +9,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from localdev.embedded import EmbeddedPostgres
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Measured on the 2-core machine (BENCHMARKS.md): more workers than this only
+# add contention for the cores that Postgres needs too.
+DEFAULT_WORKERS = 4
 
 
 def project_root() -> Path:
@@ -52,7 +59,7 @@ def _redis_reachable(url: str) -> bool:
 
 
 @contextmanager
-def local_environment(*, with_cache: bool) -> Iterator[object | None]:
+def local_environment(*, with_cache: bool) -> Iterator[EmbeddedPostgres | None]:
     """Fill in what a local run lacks: APP_ENV, a database, a secret key, a cache.
 
     Yields the embedded Postgres when one was started (None otherwise), and
@@ -141,26 +148,41 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from localdev.gateway import LocalGateway
-    from localdev.template import read_functions
+    from localdev.gateway import LocalGateway, serving_functions
 
     with local_environment(with_cache=True) as embedded:
         migrate()
-        functions = read_functions(project_root() / "template.yaml")
-        gateway = LocalGateway(
-            [spec for spec in functions if spec.routes],
-            on_shutdown=embedded.stop if embedded is not None else None,  # type: ignore[attr-defined]
-        )
+        functions = serving_functions(project_root())
+        routes = sum(len(spec.routes) for spec in functions)
         say(
-            f"serving {len(gateway.routes)} routes of {len(functions)} functions on http://{args.host}:{args.port} (docs at /docs)"
+            f"serving {routes} routes of {len(functions)} functions on "
+            f"http://{args.host}:{args.port} with {args.workers} worker(s) (docs at /docs)"
         )
-        uvicorn.run(
-            gateway,
-            host=args.host,
-            port=args.port,
-            lifespan="on",
-            log_level=args.log_level,
-        )
+        if args.workers == 1:
+            gateway = LocalGateway(
+                functions,
+                on_shutdown=embedded.stop if embedded is not None else None,
+            )
+            uvicorn.run(
+                gateway,
+                host=args.host,
+                port=args.port,
+                lifespan="on",
+                log_level=args.log_level,
+            )
+        else:
+            # Each worker process builds its own gateway from the environment set
+            # above; the embedded Postgres stays with this process, which stops
+            # it on the way out of `local_environment` once the workers have.
+            uvicorn.run(
+                "localdev.gateway:gateway_for_worker",
+                factory=True,
+                workers=args.workers,
+                host=args.host,
+                port=args.port,
+                lifespan="on",
+                log_level=args.log_level,
+            )
     return 0
 
 
@@ -176,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help="worker processes, each serving one request at a time as a Lambda "
+        f"container does (default {DEFAULT_WORKERS}; BENCHMARKS.md)",
+    )
     serve.set_defaults(run=cmd_serve)
 
     migrate_parser = commands.add_parser("migrate", help="apply database migrations")

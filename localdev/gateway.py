@@ -9,13 +9,14 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
 from localdev.docs import build_docs_app, is_docs_path, merge_openapi
-from localdev.template import FunctionSpec, HttpRoute
+from localdev.template import FunctionSpec, HttpRoute, read_functions
 from ticketmania.observability import REQUEST_KEYS, logger
 
 Scope = MutableMapping[str, Any]
@@ -101,3 +102,16 @@ class LocalGateway:
                     self.on_shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def serving_functions(root: Path) -> list[FunctionSpec]:
+    """The functions of the project's template.yaml that serve HTTP routes."""
+    return [spec for spec in read_functions(root / "template.yaml") if spec.routes]
+
+
+def gateway_for_worker() -> LocalGateway:
+    """A worker process's gateway (`ticketmania serve --workers N`): the parent
+    process has prepared the environment (database, key, cache) already."""
+    from localdev.cli import project_root
+
+    return LocalGateway(serving_functions(project_root()))

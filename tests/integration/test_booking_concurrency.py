@@ -1,7 +1,11 @@
 """Never oversold: storms of concurrent bookings through a real HTTP server and through
 the Lambda handler in threads, concurrent idempotent retries, and random histories."""
 
+import os
 import random
+import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -10,8 +14,8 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
+from tests.conftest import ROOT
 from tests.factories import (
     auth_header,
     create_event,
@@ -28,27 +32,42 @@ SEATS = 50
 
 
 @pytest.fixture(scope="module")
-def live_server(gateway_app):
-    """The gateway served by uvicorn on a free loopback port, in a thread."""
+def live_server():
+    """`ticketmania serve` with several worker processes, on this session's
+    database and Redis: concurrent requests really run at once, as in Lambda."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            gateway_app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localdev.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as process:
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            process.kill()
+            raise AssertionError("ticketmania serve did not start")
+        yield base_url
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
 
 
 @dataclass

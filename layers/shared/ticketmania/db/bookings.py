@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ticketmania.db import outbox, paging
-from ticketmania.db.failures import constraint_of
+from ticketmania.db.failures import constraint_of, sqlstate_of
 from ticketmania.db.models import Booking
 from ticketmania.db.statements import run_alone
 
@@ -228,8 +228,9 @@ def book(
         bind = session.get_bind()
         assert isinstance(bind, Engine)  # sessions are bound to the engine
         (row,) = run_alone(bind, statement, params)
-    except IntegrityError as exc:
-        if constraint_of(exc) != "pk_idempotency_keys":
+    except DBAPIError as exc:
+        # A unique violation on the key: another request under it committed first.
+        if (sqlstate_of(exc), constraint_of(exc)) != ("23505", "pk_idempotency_keys"):
             raise
         return BookingAttempt(
             booking=None,
