@@ -1,0 +1,75 @@
+"""Run a built function the way Lambda does, and answer events with it.
+
+    python3.12 -I -S -B scripts/invoke_built_function.py BUILD_DIR FUNCTION MODULE < events.json
+
+sys.path holds only the function's build folder and the layer's python/ folder
+(plus the standard library): nothing of the repository, nothing of any
+virtualenv, no site-packages, no bytecode written. It imports MODULE's
+`handler`, feeds it each event of the JSON list on stdin, and prints one JSON
+object: the answers, and the milliseconds the import and the first answer took.
+Used by the artefact tests and the cold-start benchmark; stdlib only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+
+
+class Context:
+    """The parts of Lambda's context object the handlers read."""
+
+    function_name = "built-artefact"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:built-artefact"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 15_000
+
+
+def main() -> int:
+    started = time.perf_counter()
+    build_dir, function, module_name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    sys.path[:0] = [str(build_dir / function), str(build_dir / "SharedLayer" / "python")]
+    events = json.load(sys.stdin)
+    # Powertools prints metrics and logs to stdout; keep stdout for the report.
+    captured = io.StringIO()
+    answers = []
+    with contextlib.redirect_stdout(captured):
+        handler = importlib.import_module(module_name).handler
+        imported = time.perf_counter()
+        for event in events:
+            result = handler(event, Context())
+            answers.append(
+                {"status": result["statusCode"], "body": result.get("body") or ""}
+            )
+            if len(answers) == 1:
+                first_answered = time.perf_counter()
+    print(
+        json.dumps(
+            {
+                "import_ms": (imported - started) * 1000,
+                "first_answer_ms": (first_answered - started) * 1000 if answers else None,
+                "answers": answers,
+                "loaded_from_site_packages": [
+                    name
+                    for name, module in sys.modules.items()
+                    if "/site-packages/" in (getattr(module, "__file__", "") or "")
+                ],
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
