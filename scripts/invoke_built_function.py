@@ -1,10 +1,11 @@
 """Run a built function the way Lambda does, and answer events with it.
 
-    python3.12 -I -S -B scripts/invoke_built_function.py BUILD_DIR FUNCTION MODULE < events.json
+    python3.12 -I -S -B scripts/invoke_built_function.py BUILD_DIR FUNCTION MODULE [RUNTIME_DIR] < events.json
 
 sys.path holds only the function's build folder and the layer's python/ folder
-(plus the standard library): nothing of the repository, nothing of any
-virtualenv, no site-packages, no bytecode written. It imports MODULE's
+(plus the standard library, and RUNTIME_DIR standing in for what Lambda's
+runtime adds: boto3): nothing of the repository, nothing of any virtualenv, no
+site-packages, no bytecode written. It imports MODULE's
 `handler`, feeds it each event of the JSON list on stdin, and prints one JSON
 object: the answers, and the milliseconds the import and the first answer took.
 Used by the artefact tests and the cold-start benchmark; stdlib only.
@@ -27,7 +28,9 @@ class Context:
 
     function_name = "built-artefact"
     memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:built-artefact"
+    invoked_function_arn = (
+        "arn:aws:lambda:us-east-1:123456789012:function:built-artefact"
+    )
 
     def __init__(self) -> None:
         self.aws_request_id = str(uuid.uuid4())
@@ -39,7 +42,12 @@ class Context:
 def main() -> int:
     started = time.perf_counter()
     build_dir, function, module_name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-    sys.path[:0] = [str(build_dir / function), str(build_dir / "SharedLayer" / "python")]
+    sys.path[:0] = [
+        str(build_dir / function),
+        str(build_dir / "SharedLayer" / "python"),
+    ]
+    if len(sys.argv) > 4:  # after the layer, where Lambda's runtime puts boto3
+        sys.path.append(sys.argv[4])
     events = json.load(sys.stdin)
     # Powertools prints metrics and logs to stdout; keep stdout for the report.
     captured = io.StringIO()
@@ -58,7 +66,9 @@ def main() -> int:
         json.dumps(
             {
                 "import_ms": (imported - started) * 1000,
-                "first_answer_ms": (first_answered - started) * 1000 if answers else None,
+                "first_answer_ms": (first_answered - started) * 1000
+                if answers
+                else None,
                 "answers": answers,
                 "loaded_from_site_packages": [
                     name

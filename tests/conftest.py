@@ -27,3 +27,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }.items():
         os.environ.setdefault(name, value)
+
+
+@pytest.fixture(scope="session")
+def built_artefact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `sam build` makes, built once for the session's packaging tests."""
+    from tests.sam import sam_build
+
+    return sam_build(tmp_path_factory.mktemp("sam") / "build")

@@ -1,18 +1,15 @@
 """template.yaml, the function apps and events/ agree; SAM accepts and builds the template."""
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from localdev.gateway import import_function_app
 from localdev.template import read_functions
+from tests.sam import run_sam
 
 ROOT = Path(__file__).resolve().parents[2]
-SAM = ROOT / ".venv-sam" / "bin" / "sam"
 FUNCTIONS = read_functions(ROOT / "template.yaml")
 HTTP_FUNCTIONS = [spec for spec in FUNCTIONS if spec.routes]
 
@@ -59,28 +56,9 @@ def test_every_route_has_a_sample_event_and_every_sample_a_route():
     assert declared == samples
 
 
-def _sam(*args, env=None, timeout=600):
-    if not SAM.exists():
-        pytest.fail("the SAM CLI is not installed: run `make sam-cli` (make test does)")
-    environment = {
-        **os.environ,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "SAM_CLI_TELEMETRY": "0",
-        **(env or {}),
-    }
-    return subprocess.run(
-        [str(SAM), *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
 @pytest.mark.packaging
 def test_sam_validate_lint_is_clean():
-    result = _sam("validate", "--lint", "--template-file", "template.yaml")
+    result = run_sam("validate", "--lint", "--template-file", "template.yaml")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "is a valid SAM Template" in output
@@ -91,37 +69,9 @@ def test_sam_validate_lint_is_clean():
     )
 
 
-def _python312_dir():
-    result = subprocess.run(
-        ["bash", str(ROOT / "scripts/python312-path.sh")],
-        capture_output=True,
-        text=True,
-    )
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
 @pytest.mark.packaging
-def test_sam_build_packages_every_function_and_the_layer(tmp_path):
-    python_dir = _python312_dir()
-    if python_dir is None:
-        pytest.skip(
-            "no python3.12 on this machine: sam build for the python3.12 runtime needs it"
-        )
-    build_dir = tmp_path / "build"
-    result = _sam(
-        "build",
-        "--template-file",
-        "template.yaml",
-        "--build-dir",
-        str(build_dir),
-        "--cache-dir",
-        str(ROOT / ".aws-sam" / "cache"),
-        "--cached",
-        env={"PATH": f"{python_dir}:{os.environ['PATH']}"},
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    layer = build_dir / "SharedLayer" / "python"
+def test_sam_build_packages_every_function_and_the_layer(built_artefact):
+    layer = built_artefact / "SharedLayer" / "python"
     assert (layer / "ticketmania" / "db" / "migrations" / "env.py").is_file()
     assert (
         (layer / "sqlalchemy").is_dir()
@@ -130,7 +80,4 @@ def test_sam_build_packages_every_function_and_the_layer(tmp_path):
     )
     for spec in FUNCTIONS:
         package = spec.module.split(".")[0]
-        assert (build_dir / spec.name / package / "app.py").is_file() or (
-            build_dir / spec.name / package
-        ).is_dir()
-    shutil.rmtree(build_dir, ignore_errors=True)
+        assert (built_artefact / spec.name / package / "app.py").is_file()

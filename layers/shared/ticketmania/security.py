@@ -5,17 +5,23 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import jwt
-from passlib.context import CryptContext
 
 from ticketmania.errors import InvalidToken
+
+if TYPE_CHECKING:
+    from passlib.context import CryptContext
 
 ALGORITHM = "HS256"  # pinned: a token naming any other algorithm (or "none") is refused
 
 
 @functools.cache
 def _password_context() -> CryptContext:
+    # Imported here: only the auth routes hash passwords; every function reads tokens.
+    from passlib.context import CryptContext
+
     # OWASP's argon2id floor (19 MiB, t=2, p=1): ~20 ms here, fits a 512 MB Lambda.
     return CryptContext(
         schemes=["argon2"],
