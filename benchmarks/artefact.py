@@ -150,7 +150,7 @@ def cold_start_ms(
         raise SystemExit(
             f"benchmarks: {function} failed to start:\n{result.stderr[-2000:]}"
         )
-    status = json.loads(result.stdout)["answers"][0]["status"]
+    status = json.loads(result.stdout)["answers"][0]["statusCode"]
     if status >= 500:
         raise SystemExit(f"benchmarks: {function} answered {status}")
     return elapsed

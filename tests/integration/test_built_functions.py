@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from localdev.template import read_functions
+from tests.cloudformation import CloudFormation
 from tests.conftest import ROOT
 from tests.factories import book, create_event, login, make_admin, signup, unique_email
 from tests.lambda_events import load_event, with_overrides
@@ -41,7 +42,7 @@ def run_built(built_artefact, function, events):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     assert report["loaded_from_site_packages"] == []
-    return [(answer["status"], answer["body"]) for answer in report["answers"]]
+    return [(answer["statusCode"], answer.get("body")) for answer in report["answers"]]
 
 
 @pytest.fixture
@@ -177,3 +178,34 @@ def test_bookings_function_answers_its_samples(built_artefact, people):
     assert [status for status, _ in answers] == [status for _, status in samples], (
         answers
     )
+
+
+def test_migrate_function_answers_cloudformation(built_artefact):
+    receiver = CloudFormation()
+    try:
+        events = []
+        for kind in ("create", "update", "delete"):
+            event = load_event(f"cfn_migrate_{kind}")
+            event["ResponseURL"] = receiver.url
+            events.append(event)
+        result = subprocess.run(
+            [
+                f"{python312_dir()}/python3.12",
+                "-I",
+                "-S",
+                "-B",
+                str(ROOT / "scripts" / "invoke_built_function.py"),
+                str(built_artefact),
+                "MigrateFunction",
+                FUNCTIONS["MigrateFunction"].module,
+            ],
+            input=json.dumps(events),
+            env={**os.environ, "POWERTOOLS_SERVICE_NAME": "migrate"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert [answer["Status"] for answer in receiver.answers] == ["SUCCESS"] * 3
+    finally:
+        receiver.close()

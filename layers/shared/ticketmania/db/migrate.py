@@ -23,3 +23,11 @@ def upgrade_to_head(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+def current_revision(engine: Engine) -> str:
+    """The revision the database is at."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return str(MigrationContext.configure(connection).get_current_revision())

@@ -1,0 +1,1 @@
+"""MigrateFunction: applies the database migrations when the stack deploys."""
