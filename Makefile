@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test test-unit install sam-cli services lint typecheck bench validate build clean
+.PHONY: run test test-unit install sam-cli services lint typecheck bench validate build coldstart clean
 
 ## run: set up and serve every function on http://127.0.0.1:8000 (embedded Postgres if no DATABASE_URL)
 run: install
@@ -54,8 +54,13 @@ bench: install services
 validate: sam-cli
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM_VENV)/bin/sam validate --lint
 
+# sam build runs the Makefiles of layers/shared and functions/*: they need python3.12 on PATH.
 build: sam-cli
 	PATH="$$(scripts/python312-path.sh):$$PATH" $(SAM_VENV)/bin/sam build
+
+## coldstart: build, then time each function's cold start against a bare FastAPI+Mangum one, and print the sizes
+coldstart: build install services
+	$(BIN)/python -m benchmarks.artefact --build-dir .aws-sam/build
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache
