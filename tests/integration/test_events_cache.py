@@ -223,10 +223,8 @@ def test_a_garbage_version_is_repaired(client, admin):
 
 
 def test_the_cache_ttl_counts_from_the_read(client, admin):
-    from events.listing import cached_listing
-    from events.logic import LISTING_NAMESPACE
-    from events.schemas import EventQuery
     from ticketmania.db.engine import open_session
+    from ticketmania.listings import LISTING_NAMESPACE, EventQuery, cached_listing
 
     create_event(client, admin)
     ticks = iter([100.0, 103.0])  # the query took 3 s

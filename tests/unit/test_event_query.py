@@ -1,6 +1,6 @@
 """The listing's cache key: one key per listing, whatever the spelling."""
 
-from events.schemas import EventQuery
+from ticketmania.listings import EventQuery
 
 
 def test_distinct_listing_queries_never_share_a_key():

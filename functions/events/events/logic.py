@@ -17,23 +17,8 @@ from ticketmania.cache import Cache, bump_version
 from ticketmania.db import events as event_table
 from ticketmania.db.models import Event
 from ticketmania.errors import NotFound, SeatsBelowBooked
+from ticketmania.listings import LISTING_NAMESPACE
 from ticketmania.observability import logger
-
-LISTING_NAMESPACE = "events:list"
-
-
-def list_events(
-    session: Session,
-    where: event_table.EventFilter,
-    *,
-    sort: event_table.EventSort,
-    limit: int,
-    offset: int,
-) -> tuple[list[Event], int]:
-    """One page of active events and how many match in all."""
-    return event_table.list_events(
-        session, where, sort=sort, limit=limit, offset=offset
-    )
 
 
 def get_event(session: Session, event_id: int) -> Event:

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from events import logic
-from events.listing import cached_listing
 from events.schemas import EventCreate, EventOut, EventQuery, EventUpdate
 from ticketmania.cache import get_cache
 from ticketmania.db.engine import open_session
+from ticketmania.listings import cached_listing
 from ticketmania.settings import get_settings
 from ticketmania.web.deps import CurrentAdmin, SessionDep
 from ticketmania.web.list_headers import page_headers

@@ -1,0 +1,213 @@
+"""The public event listing: its query, its items, and GET /events answered as
+ready-to-send JSON, cache-aside under a versioned Redis key.
+
+In the layer because two parties serve it: EventsFunction answers visitors,
+and the warm-cache job fills the first pages before any visitor asks.
+
+A hit costs one Redis round trip and no database connection; the JSON is sent
+as stored, validated once when it was built. Admin writes retire every entry
+(`LISTING_NAMESPACE`'s version); otherwise an entry lives EVENTS_CACHE_TTL
+seconds, which bounds how stale availability in a listing can be.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy.orm import Session
+
+from ticketmania.cache import Cache, read_versioned, write_versioned
+from ticketmania.db import events as event_table
+from ticketmania.db.events import EventFilter, EventSort
+from ticketmania.observability import count, logger
+from ticketmania.web.params import Page
+
+LISTING_NAMESPACE = "events:list"
+
+
+def as_utc(value: datetime) -> datetime:
+    """Naive timestamps are read as UTC; aware ones are converted to UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:59-01:00 has no UTC equivalent
+        raise ValueError("timestamp out of range") from exc
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    title: str
+    description: str | None
+    location: str
+    event_date: datetime
+    total_seats: int
+    available_seats: int
+    created_at: datetime
+    updated_at: datetime
+
+
+EVENT_LIST = TypeAdapter(list[EventOut])
+
+
+class EventQuery(Page):
+    """Query parameters of GET /events."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    q: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Case-insensitive text in title or description",
+        examples=["jazz"],
+    )
+    location: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Case-insensitive text in the location",
+        examples=["berlin"],
+    )
+    date_from: UtcDatetime | None = Field(
+        default=None,
+        description="Events on or after this time (naive = UTC). Without it, only events not yet started.",
+        examples=["2027-01-01T00:00:00Z"],
+    )
+    date_to: UtcDatetime | None = Field(
+        default=None,
+        description="Events on or before this time (naive = UTC)",
+        examples=["2027-12-31T23:59:59Z"],
+    )
+    available_only: bool = Field(
+        default=False, description="Only events with seats left"
+    )
+    sort: EventSort = Field(
+        default="event_date",
+        description="event_date (default, ascending), -event_date, title, -created_at; ties by id",
+        examples=["-created_at"],
+    )
+
+    @field_validator("q", "location")
+    @classmethod
+    def _blank_is_absent(cls, value: str | None) -> str | None:
+        # Normalised once here: the database filter and the cache key both read it.
+        return (value or "").strip() or None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> EventQuery:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from must not be after date_to")
+        return self
+
+    def cache_key(self) -> str:
+        """The same key for the same listing, whatever order or letter case the
+        parameters came in; a hash of canonical JSON, so no value can spell another."""
+        canonical = json.dumps(
+            [
+                self.limit,
+                self.offset,
+                (self.q or "").lower(),
+                (self.location or "").lower(),
+                self.date_from.isoformat() if self.date_from else None,
+                self.date_to.isoformat() if self.date_to else None,
+                self.available_only,
+                self.sort,
+            ]
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+SessionOpener = Callable[[], AbstractContextManager[Session]]
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A page of events as JSON, with the total for X-Total-Count."""
+
+    body: bytes
+    total: int
+
+    def encode(self) -> bytes:
+        return str(self.total).encode() + b"\n" + self.body
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Listing:
+        total, _, body = raw.partition(b"\n")
+        if not body.startswith(b"["):
+            raise ValueError("not a cached listing")
+        return cls(body=body, total=int(total))
+
+
+def event_filter(query: EventQuery) -> EventFilter:
+    return EventFilter(
+        q=query.q,
+        location=query.location,
+        date_from=query.date_from,
+        date_to=query.date_to,
+        is_available_only=query.available_only,
+    )
+
+
+def cached_listing(
+    open_session: SessionOpener,
+    cache: Cache,
+    query: EventQuery,
+    *,
+    ttl_seconds: int,
+    clock: Callable[[], float] = time.monotonic,
+) -> Listing:
+    key = query.cache_key()
+    version, cached = read_versioned(cache, LISTING_NAMESPACE, key)
+    if cached is not None:
+        try:
+            listing = Listing.decode(cached)
+        except ValueError:
+            logger.warning("unreadable cached listing ignored")
+            count("CacheGarbage")
+        else:
+            count("CacheHits")
+            return listing
+    count("CacheMisses")
+    read_at = clock()
+    with open_session() as session:
+        rows, total = event_table.list_events(
+            session,
+            event_filter(query),
+            sort=query.sort,
+            limit=query.limit,
+            offset=query.offset,
+        )
+        page = EVENT_LIST.validate_python(rows, from_attributes=True)
+    listing = Listing(body=EVENT_LIST.dump_json(page), total=total)
+    # The TTL counts from when the data was read, so a slow query cannot stretch
+    # the staleness bound past EVENTS_CACHE_TTL.
+    ttl_left = ttl_seconds - (clock() - read_at)
+    write_versioned(
+        cache,
+        LISTING_NAMESPACE,
+        version,
+        key,
+        listing.encode(),
+        ttl_seconds=ttl_left,
+    )
+    return listing
