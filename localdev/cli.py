@@ -68,6 +68,10 @@ def local_environment(*, with_cache: bool) -> Iterator[EmbeddedPostgres | None]:
     from ticketmania.settings import get_settings, read_environment
 
     os.environ.setdefault("APP_ENV", "local")
+    # The layer keeps mail/ and reports/ where this command keeps its own files.
+    os.environ.setdefault("TICKETMANIA_DATA_DIR", str(data_dir()))
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "ticketmania")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "TicketMania")
     configured = read_environment()
     embedded = None
     if not configured.database_url:
@@ -110,6 +114,28 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_job(args: argparse.Namespace) -> int:
+    import json
+    from datetime import date
+
+    from ticketmania.jobs import JOBS, JobInput, run_job
+
+    if args.name not in JOBS:
+        say(f"no job named {args.name!r}: one of {', '.join(JOBS)}")
+        return 2
+    with local_environment(with_cache=True):
+        migrate()
+        outcome = run_job(
+            args.name,
+            JobInput(
+                repair=args.repair,
+                day=date.fromisoformat(args.date) if args.date else None,
+            ),
+        )
+    print(json.dumps({"job": args.name, **outcome}, default=str))
+    return 0
+
+
 def cmd_create_admin(args: argparse.Namespace) -> int:
     from email_validator import EmailNotValidError, validate_email
 
@@ -149,9 +175,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from localdev.gateway import LocalGateway, serving_functions
+    from ticketmania.settings import get_settings
 
     with local_environment(with_cache=True) as embedded:
         migrate()
+        if get_settings().ticketmania_jobs == "on":
+            from localdev.scheduler import start_scheduler
+
+            start_scheduler()
+            say("jobs: running on their schedules (TICKETMANIA_JOBS=off to stop them)")
         functions = serving_functions(project_root())
         routes = sum(len(spec.routes) for spec in functions)
         say(
@@ -206,6 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
         f"container does (default {DEFAULT_WORKERS}; BENCHMARKS.md)",
     )
     serve.set_defaults(run=cmd_serve)
+
+    job = commands.add_parser("job", help="run one scheduled job now")
+    job.add_argument(
+        "name",
+        help="relay-outbox, reconcile-seats, purge-idempotency-keys, warm-cache or sales-report",
+    )
+    job.add_argument(
+        "--repair", action="store_true", help="reconcile-seats: fix what drifted"
+    )
+    job.add_argument(
+        "--date", help="sales-report: the day (YYYY-MM-DD; default yesterday, UTC)"
+    )
+    job.set_defaults(run=cmd_job)
 
     migrate_parser = commands.add_parser("migrate", help="apply database migrations")
     migrate_parser.set_defaults(run=cmd_migrate)

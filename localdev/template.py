@@ -38,11 +38,21 @@ class HttpRoute:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """An EventBridge schedule of a function, with the constant input it sends."""
+
+    name: str
+    expression: str
+    input: str
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     name: str
     code_uri: Path
     handler: str
     routes: tuple[HttpRoute, ...]
+    schedules: tuple[Schedule, ...]
     # Environment variables as deployed: the function's own over the Globals'.
     environment: dict[str, Any]
 
@@ -76,6 +86,15 @@ def read_functions(path: Path) -> list[FunctionSpec]:
             for event in properties.get("Events", {}).values()
             if event.get("Type") == "HttpApi"
         )
+        schedules = tuple(
+            Schedule(
+                name=name,
+                expression=event["Properties"]["Schedule"],
+                input=event["Properties"].get("Input", "{}"),
+            )
+            for name, event in properties.get("Events", {}).items()
+            if event.get("Type") == "Schedule"
+        )
         functions.append(
             FunctionSpec(
                 name=name,
@@ -83,6 +102,7 @@ def read_functions(path: Path) -> list[FunctionSpec]:
                 / properties.get("CodeUri", defaults.get("CodeUri", ".")),
                 handler=properties.get("Handler", defaults.get("Handler", "")),
                 routes=routes,
+                schedules=schedules,
                 environment={
                     **defaults.get("Environment", {}).get("Variables", {}),
                     **properties.get("Environment", {}).get("Variables", {}),

@@ -9,15 +9,28 @@ import apps inside fixtures or tests, never at module level.
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from tests.conftest import ROOT
-from tests.services import RedisServer, TestDatabase, find_postgres, find_redis
+from tests.services import (
+    RedisServer,
+    TestDatabase,
+    find_postgres,
+    find_redis,
+    free_port,
+    is_listening,
+)
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 # Every table the migrations made, but their own bookkeeping.
@@ -37,7 +50,7 @@ def _reset_cached_clients() -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def services() -> Iterator[None]:
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A database of its own on a real Postgres, and a private redis-server."""
     database: TestDatabase | None = None
     redis_server: RedisServer | None = None
@@ -55,6 +68,9 @@ def services() -> Iterator[None]:
             "REDIS_URL": redis_url,
             "SECRET_KEY": TEST_SECRET_KEY,
             "AWS_DEFAULT_REGION": "us-east-1",
+            # Tests run jobs themselves; a `ticketmania serve` they start must not.
+            "TICKETMANIA_JOBS": "off",
+            "TICKETMANIA_DATA_DIR": str(tmp_path_factory.mktemp("data")),
         }
     )
     os.environ.pop("SECRET_KEY_PARAMETER", None)
@@ -76,6 +92,7 @@ def clean_state(services: None) -> Iterator[None]:
     """Every test starts with empty tables, an empty cache and a closed breaker."""
     from ticketmania.cache import get_cache
     from ticketmania.db.engine import get_engine
+    from ticketmania.settings import get_settings
 
     with get_engine().begin() as connection:
         tables = connection.scalar(_APP_TABLES)
@@ -84,6 +101,9 @@ def clean_state(services: None) -> Iterator[None]:
     if cache.client is not None:
         cache.client.flushdb()
     cache._open_until = 0.0
+    data = get_settings().ticketmania_data_dir
+    for folder in ("mail", "reports"):
+        shutil.rmtree(data / folder, ignore_errors=True)
     yield
 
 
@@ -101,3 +121,41 @@ def gateway_app(services: None) -> Any:
 def client(gateway_app: Any) -> Iterator[TestClient]:
     with TestClient(gateway_app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's server on a loopback port: SQS, SES and S3 over real HTTP."""
+    port = free_port()
+    with subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "moto_server"),
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as process:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while not is_listening("127.0.0.1", port):
+            if time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("moto_server did not start")
+            time.sleep(0.1)
+        yield url
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture
+def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """boto3 clients in this test talk to the moto server (fresh state)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    httpx.post(f"{moto_server}/moto-api/reset")
+    return moto_server

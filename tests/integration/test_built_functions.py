@@ -22,6 +22,13 @@ FUNCTIONS = {spec.name: spec for spec in read_functions(ROOT / "template.yaml")}
 
 
 def run_built(built_artefact, function, events):
+    return [
+        (answer["statusCode"], answer.get("body"))
+        for answer in run_built_raw(built_artefact, function, events)
+    ]
+
+
+def run_built_raw(built_artefact, function, events):
     result = subprocess.run(
         [
             f"{python312_dir()}/python3.12",
@@ -42,7 +49,7 @@ def run_built(built_artefact, function, events):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout)
     assert report["loaded_from_site_packages"] == []
-    return [(answer["statusCode"], answer.get("body")) for answer in report["answers"]]
+    return report["answers"]
 
 
 @pytest.fixture
@@ -209,3 +216,21 @@ def test_migrate_function_answers_cloudformation(built_artefact):
         assert [answer["Status"] for answer in receiver.answers] == ["SUCCESS"] * 3
     finally:
         receiver.close()
+
+
+def test_admin_jobs_function_runs_every_schedule_sample(built_artefact, people):
+    samples = [
+        json.loads(path.read_text())
+        for path in sorted((ROOT / "events").glob("schedule_*.json"))
+    ]
+    answers = run_built_raw(built_artefact, "AdminJobsFunction", samples)
+    assert sorted(answer["job"] for answer in answers) == sorted(
+        sample["job"] for sample in samples
+    )
+
+
+def test_notifications_function_answers_its_sqs_sample(built_artefact, people):
+    answers = run_built_raw(
+        built_artefact, "NotificationsFunction", [load_event("sqs_notifications")]
+    )
+    assert answers == [{"batchItemFailures": []}]

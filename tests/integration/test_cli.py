@@ -194,3 +194,96 @@ def test_serve_with_a_bad_setting_says_so_in_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert "access_token_expire_minutes" in lines[0] and "soon" not in lines[0]
+
+
+def test_serve_runs_the_jobs_so_a_booking_email_lands_in_the_mail_folder(
+    client, tmp_path
+):
+    from tests.factories import create_event, make_admin, user_token
+
+    admin = make_admin(client)[1]
+    event = create_event(client, admin)
+    _, token = user_token(client)
+    port = free_port()
+    env = {
+        **os.environ,
+        "TICKETMANIA_JOBS": "on",
+        "TICKETMANIA_DATA_DIR": str(tmp_path),
+    }
+    with subprocess.Popen(
+        [
+            *CLI,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_for_health(base_url, process)
+            booked = httpx.post(
+                f"{base_url}/bookings",
+                json={"event_id": event["id"], "seats_booked": 1},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert booked.status_code == 201
+            deadline = time.monotonic() + 30
+            while not list((tmp_path / "mail").glob("*.eml")):
+                assert time.monotonic() < deadline, (
+                    "no e-mail landed in the mail folder"
+                )
+                time.sleep(0.5)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=60)
+    assert "jobs: running on their schedules" in stderr
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
+
+
+def test_serve_with_jobs_off_runs_none(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "TICKETMANIA_JOBS": "off",
+        "TICKETMANIA_DATA_DIR": str(tmp_path),
+    }
+    with subprocess.Popen(
+        [
+            *CLI,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            wait_for_health(f"http://127.0.0.1:{port}", process)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = process.communicate(timeout=60)
+    assert "jobs:" not in stderr
+
+
+def test_job_command_runs_a_job_and_refuses_an_unknown_one():
+    result = run_cli("job", "purge-idempotency-keys")
+    assert result.returncode == 0, result.stderr
+    assert '"purged": 0' in result.stdout
+    unknown = run_cli("job", "make-coffee")
+    assert unknown.returncode == 2 and "relay-outbox" in unknown.stderr

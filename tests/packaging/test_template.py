@@ -81,3 +81,41 @@ def test_sam_build_packages_every_function_and_the_layer(built_artefact):
     for spec in FUNCTIONS:
         package = spec.module.split(".")[0]
         assert (built_artefact / spec.name / package / "app.py").is_file()
+
+
+SCHEDULED = [spec for spec in FUNCTIONS if spec.schedules]
+RATE_SECONDS = {
+    "minute": 60,
+    "minutes": 60,
+    "hour": 3600,
+    "hours": 3600,
+    "day": 86400,
+    "days": 86400,
+}
+
+
+def test_every_schedule_has_a_sample_and_every_sample_a_schedule():
+    inputs = [
+        json.loads(schedule.input) for spec in SCHEDULED for schedule in spec.schedules
+    ]
+    samples = [
+        json.loads(path.read_text())
+        for path in sorted((ROOT / "events").glob("schedule_*.json"))
+    ]
+    assert sorted(map(json.dumps, inputs)) == sorted(map(json.dumps, samples))
+
+
+def test_every_job_is_scheduled_as_often_as_the_registry_says():
+    from ticketmania.jobs import JOBS
+
+    scheduled = {}
+    for spec in SCHEDULED:
+        for schedule in spec.schedules:
+            expression = schedule.expression
+            if expression.startswith("rate("):
+                amount, unit = expression[5:-1].split()
+                seconds = int(amount) * RATE_SECONDS[unit]
+            else:  # cron: once a day
+                seconds = 86400
+            scheduled[json.loads(schedule.input)["job"]] = seconds
+    assert scheduled == {name: job.every_seconds for name, job in JOBS.items()}

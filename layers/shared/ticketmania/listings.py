@@ -188,6 +188,46 @@ def cached_listing(
             count("CacheHits")
             return listing
     count("CacheMisses")
+    return _store_fresh(
+        open_session,
+        cache,
+        query,
+        version=version,
+        ttl_seconds=ttl_seconds,
+        clock=clock,
+    )
+
+
+def refresh_listing(
+    open_session: SessionOpener,
+    cache: Cache,
+    query: EventQuery,
+    *,
+    ttl_seconds: int,
+    clock: Callable[[], float] = time.monotonic,
+) -> Listing:
+    """Read the page from Postgres and store it, whatever the cache held: the
+    warm-cache job, so the next visitor finds it fresh."""
+    version, _ = read_versioned(cache, LISTING_NAMESPACE, query.cache_key())
+    return _store_fresh(
+        open_session,
+        cache,
+        query,
+        version=version,
+        ttl_seconds=ttl_seconds,
+        clock=clock,
+    )
+
+
+def _store_fresh(
+    open_session: SessionOpener,
+    cache: Cache,
+    query: EventQuery,
+    *,
+    version: int,
+    ttl_seconds: int,
+    clock: Callable[[], float],
+) -> Listing:
     read_at = clock()
     with open_session() as session:
         rows, total = event_table.list_events(
@@ -200,13 +240,14 @@ def cached_listing(
         page = EVENT_LIST.validate_python(rows, from_attributes=True)
     listing = Listing(body=EVENT_LIST.dump_json(page), total=total)
     # The TTL counts from when the data was read, so a slow query cannot stretch
-    # the staleness bound past EVENTS_CACHE_TTL.
+    # the staleness bound past EVENTS_CACHE_TTL. Stored under the version read
+    # before the data was: an admin write in between retires it at once.
     ttl_left = ttl_seconds - (clock() - read_at)
     write_versioned(
         cache,
         LISTING_NAMESPACE,
         version,
-        key,
+        query.cache_key(),
         listing.encode(),
         ttl_seconds=ttl_left,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
@@ -53,6 +54,18 @@ class Settings(BaseSettings):
 
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=300, ge=1)
+
+    # Where local runs keep their files: the embedded Postgres, the key, mail/, reports/.
+    ticketmania_data_dir: Path = Path(".data")
+    # `ticketmania serve` runs the scheduled jobs itself unless this is "off".
+    ticketmania_jobs: Literal["on", "off"] = "on"
+    # The SQS queue relay-outbox sends to; empty: straight to the notifier (local runs).
+    notifications_queue_url: str = ""
+    mail_from: str = "TicketMania <tickets@ticketmania.example>"
+    # "file": each e-mail an .eml file in <data dir>/mail; "ses": Amazon SES.
+    mail_backend: Literal["file", "ses"] = "file"
+    # The S3 bucket sales-report writes to; empty: <data dir>/reports.
+    reports_bucket: str = ""
 
     @property
     def is_lambda(self) -> bool:

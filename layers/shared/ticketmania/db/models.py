@@ -135,6 +135,12 @@ class Booking(Base):
             "event_id",
             postgresql_where="status = 'confirmed'",
         ),
+        Index("ix_bookings_created_at", "created_at"),
+        Index(
+            "ix_bookings_cancelled_at",
+            "cancelled_at",
+            postgresql_where="cancelled_at IS NOT NULL",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -182,4 +188,20 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = _created_at()
     published_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
+    )
+
+
+class SentNotification(Base):
+    """An e-mail an outbox message has sent to one user: sent once, whatever the retries."""
+
+    __tablename__ = "sent_notifications"
+
+    outbox_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("outbox.id", ondelete="RESTRICT"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="RESTRICT"), primary_key=True
+    )
+    sent_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
     )

@@ -1,0 +1,1 @@
+"""AdminJobsFunction: the scheduled housekeeping jobs."""

@@ -1,0 +1,1 @@
+"""NotificationsFunction: the booking e-mails, from the notifications queue."""

@@ -1,0 +1,99 @@
+"""sales-report: one CSV for a day: per event, the seats sold and the
+cancellations that day, and the seats left when the report ran.
+
+Written to the S3 bucket REPORTS_BUCKET names, or else to reports/ in the
+data folder, as sales-YYYY-MM-DD.csv: running it again for the same day
+writes the same file again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import text
+
+from ticketmania.notifier import SessionOpener
+
+COLUMNS = (
+    "event_id",
+    "title",
+    "event_date",
+    "seats_sold",
+    "cancellations",
+    "seats_left",
+)
+
+_DAY = text(
+    """
+    SELECT e.id, e.title, e.event_date,
+           coalesce(sum(b.seats_booked) FILTER (
+             WHERE b.created_at >= :start AND b.created_at < :end), 0),
+           count(b.id) FILTER (WHERE b.cancelled_at >= :start AND b.cancelled_at < :end),
+           (SELECT coalesce(sum(available), 0) FROM seat_shards AS s WHERE s.event_id = e.id)
+    FROM events AS e
+    LEFT JOIN bookings AS b ON b.event_id = e.id
+    WHERE e.created_at < :end AND (e.cancelled_at IS NULL OR e.cancelled_at >= :start)
+    GROUP BY e.id
+    ORDER BY e.id
+    """
+)
+
+
+class ReportWriter(Protocol):
+    def write(self, name: str, content: bytes) -> str:
+        """Store the report; where it went."""
+        ...
+
+
+class FolderWriter:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def write(self, name: str, content: bytes) -> str:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / name
+        path.write_bytes(content)
+        return str(path)
+
+
+class BucketWriter:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def write(self, name: str, content: bytes) -> str:
+        key = f"reports/{name}"
+        self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=content, ContentType="text/csv"
+        )
+        return f"s3://{self.bucket}/{key}"
+
+
+def report_rows(open_session: SessionOpener, day: date) -> list[tuple[Any, ...]]:
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    with open_session() as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                _DAY, {"start": start, "end": start + timedelta(days=1)}
+            ).all()
+        ]
+
+
+def sales_report(
+    open_session: SessionOpener, writer: ReportWriter, *, day: date
+) -> dict[str, object]:
+    rows = report_rows(open_session, day)
+    buffer = io.StringIO()
+    table = csv.writer(buffer, lineterminator="\n")
+    table.writerow(COLUMNS)
+    for event_id, title, event_date, sold, cancellations, left in rows:
+        table.writerow(
+            [event_id, title, event_date.isoformat(), sold, cancellations, left]
+        )
+    location = writer.write(f"sales-{day.isoformat()}.csv", buffer.getvalue().encode())
+    return {"day": day.isoformat(), "events": len(rows), "location": location}

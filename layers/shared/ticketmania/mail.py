@@ -1,0 +1,96 @@
+"""Booking e-mails: composed one way, delivered through a mailbox.
+
+Two mailboxes: Amazon SES (MAIL_BACKEND=ses, in AWS) and a folder of `.eml`
+files (the default, for local runs and tests), as a file-based mail backend
+keeps them: one file per e-mail, named after the outbox message and the user,
+which a mail client opens as is.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from email.headerregistry import Address
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol
+
+from ticketmania.db import outbox
+from ticketmania.db.notifications import Recipient
+from ticketmania.settings import Settings
+
+_SUBJECTS = {
+    outbox.BOOKING_CONFIRMED: "Your booking for {title} is confirmed",
+    outbox.BOOKING_CANCELLED: "Your booking for {title} is cancelled",
+    outbox.EVENT_CANCELLED: "{title} is cancelled",
+}
+_OPENINGS = {
+    outbox.BOOKING_CONFIRMED: "your {seats} seat(s) for {title} are booked (booking {bookings}).",
+    outbox.BOOKING_CANCELLED: "your booking {bookings} for {title} is cancelled; its {seats} seat(s) are released.",
+    outbox.EVENT_CANCELLED: "{title} has been cancelled by the organiser. Your booking(s) {bookings} "
+    "for {seats} seat(s) are cancelled.",
+}
+
+
+def _one_line(text: str) -> str:
+    # Header values may not break lines; titles and names are user input.
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
+
+
+def compose(
+    *, topic: str, recipient: Recipient, outbox_id: int, mail_from: str
+) -> EmailMessage:
+    facts = {
+        "title": _one_line(recipient.event_title),
+        "seats": recipient.seats,
+        "bookings": ", ".join(f"#{booking_id}" for booking_id in recipient.booking_ids),
+    }
+    message = EmailMessage()
+    message["From"] = mail_from
+    message["To"] = Address(
+        display_name=_one_line(recipient.name), addr_spec=recipient.email
+    )
+    message["Subject"] = _SUBJECTS[topic].format(**facts)
+    # The same id for every delivery of this e-mail: a mail system can tell repeats.
+    message["Message-ID"] = f"<outbox-{outbox_id}-user-{recipient.user_id}@ticketmania>"
+    message.set_content(
+        f"Hello {_one_line(recipient.name)},\n\n"
+        + _OPENINGS[topic].format(**facts)
+        + f"\n\n{facts['title']}\n{recipient.event_date:%A %d %B %Y, %H:%M} UTC\n"
+        f"{_one_line(recipient.event_location)}\n\nTicketMania\n"
+    )
+    return message
+
+
+class Mailbox(Protocol):
+    def deliver(self, message: EmailMessage, *, name: str) -> None: ...
+
+
+class FileMailbox:
+    """Each e-mail an `.eml` file in `folder`, written whole or not at all."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def deliver(self, message: EmailMessage, *, name: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        partial = self.folder / f".{name}.eml.partial"
+        partial.write_bytes(bytes(message))
+        os.replace(partial, self.folder / f"{name}.eml")
+
+
+class SesMailbox:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def deliver(self, message: EmailMessage, *, name: str) -> None:
+        # SES reads the sender and the recipients from the message's own headers.
+        self.client.send_raw_email(RawMessage={"Data": bytes(message)})
+
+
+def mailbox_for(settings: Settings) -> Mailbox:
+    if settings.mail_backend == "ses":
+        import boto3  # the Lambda runtime's; honours AWS_ENDPOINT_URL
+
+        return SesMailbox(boto3.client("ses"))
+    return FileMailbox(settings.ticketmania_data_dir / "mail")

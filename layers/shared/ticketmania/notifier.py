@@ -1,0 +1,83 @@
+"""Turn one outbox message into the e-mails it calls for, each sent exactly once.
+
+A message may arrive twice (SQS delivers at least once; a relay may resend
+after a crash). Each e-mail is claimed in sent_notifications in a transaction
+that commits only after the mailbox took it: a second delivery finds the claim
+and sends nothing; a delivery racing the first waits for it; a failed send
+rolls its claim back, so the retry sends it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ticketmania.db import notifications, outbox
+from ticketmania.mail import Mailbox, compose
+from ticketmania.observability import count, logger
+
+SessionOpener = Callable[[], AbstractContextManager[Session]]
+
+
+class MalformedMessage(ValueError):
+    """A queue message that is not an outbox message: it can never be sent."""
+
+
+def parse_message(body: str) -> outbox.Message:
+    try:
+        data: Any = json.loads(body)
+        message = outbox.Message(
+            id=int(data["outbox_id"]),
+            topic=str(data["topic"]),
+            payload=dict(data["payload"]),
+        )
+        booking_ids_of(message)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise MalformedMessage(f"not an outbox message: {type(exc).__name__}") from exc
+    return message
+
+
+def booking_ids_of(message: outbox.Message) -> list[int]:
+    if message.topic in (outbox.BOOKING_CONFIRMED, outbox.BOOKING_CANCELLED):
+        return [int(message.payload["booking_id"])]
+    if message.topic == outbox.EVENT_CANCELLED:
+        return [int(booking_id) for booking_id in message.payload["booking_ids"]]
+    raise ValueError(f"unknown topic {message.topic!r}")
+
+
+def notify(
+    open_session: SessionOpener,
+    mailbox: Mailbox,
+    message: outbox.Message,
+    *,
+    mail_from: str,
+) -> int:
+    """Send the message's e-mails that were not sent yet; how many were sent now."""
+    with open_session() as session:
+        recipients = notifications.recipients_of(session, booking_ids_of(message))
+    sent = 0
+    for recipient in recipients:
+        with open_session() as session:
+            if not notifications.claim(
+                session, outbox_id=message.id, user_id=recipient.user_id
+            ):
+                continue
+            mailbox.deliver(
+                compose(
+                    topic=message.topic,
+                    recipient=recipient,
+                    outbox_id=message.id,
+                    mail_from=mail_from,
+                ),
+                name=f"{message.id}-{recipient.user_id}",
+            )
+            session.commit()
+        sent += 1
+    if sent:
+        count("EmailsSent", sent)
+        logger.info("e-mails sent", extra={"outbox_id": message.id, "emails": sent})
+    return sent
