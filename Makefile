@@ -47,9 +47,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy layers/shared/ticketmania localdev functions/*/*/
 
+## bench: one run of every benchmark (~12 min): rewrites BENCHMARKS.md, docs/bookings-vs-concurrency.png, benchmarks/results.json
 bench: install services
-	# Powertools flushes EMF metrics to stdout as it goes; keep the table rows only.
-	bash -o pipefail -c "$(BIN)/python -m benchmarks | grep '^|'"
+	bash scripts/bench-tools.sh
+	$(BIN)/python -c "import matplotlib, sys; sys.exit(matplotlib.__version__ != '3.10.9')" 2>/dev/null \
+	  || $(BIN)/pip install --quiet --disable-pip-version-check matplotlib==3.10.9
+	$(BIN)/python -m benchmarks
 
 validate: sam-cli
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM_VENV)/bin/sam validate --lint
