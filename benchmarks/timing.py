@@ -1,11 +1,21 @@
-"""Small helpers for timing: repeat, summarise, format."""
+"""Small helpers for timing: repeat, summarise."""
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile (fraction 0.99 for p99)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 @dataclass(frozen=True)
@@ -14,12 +24,11 @@ class Timing:
 
     @property
     def median_ms(self) -> float:
-        return statistics.median(self.samples_ms)
+        return median(self.samples_ms)
 
     @property
     def p99_ms(self) -> float:
-        ordered = sorted(self.samples_ms)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        return percentile(self.samples_ms, 0.99)
 
 
 def time_calls(call: Callable[[], object], *, repeat: int, warmup: int = 5) -> Timing:
@@ -31,7 +40,3 @@ def time_calls(call: Callable[[], object], *, repeat: int, warmup: int = 5) -> T
         call()
         samples.append((time.perf_counter() - start) * 1000)
     return Timing(samples)
-
-
-def row(name: str, value: str, baseline: str, ratio: float, note: str = "") -> str:
-    return f"| {name} | {value} | {baseline} | {ratio:.2f}x | {note} |"
