@@ -1,10 +1,22 @@
-"""Run every benchmark and print BENCHMARKS.md's table rows (figures are this machine's)."""
+"""`make bench`: run every benchmark once and write BENCHMARKS.md, its chart and
+benchmarks/results.json from this run (progress on stderr, the results' tables on stdout)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
+import platform
+import subprocess
 import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 for folder in (
@@ -16,83 +28,290 @@ for folder in (
 ):
     sys.path.insert(0, str(ROOT / folder))
 
+CHART = Path("docs/bookings-vs-concurrency.png")
+HTTP_USERS = 500
+
+
+def _section(results: dict[str, Any], name: str, run: Callable[[], Any]) -> Any:
+    """Run one benchmark; a failure is recorded (and reported), never papered over."""
+    from benchmarks.progress import elapsed_seconds, say
+
+    say(f"{name}: start")
+    started = elapsed_seconds()
+    try:
+        value = run()
+    except Exception as exc:
+        say(f"{name}: FAILED: {exc}")
+        traceback.print_exc(file=sys.stderr)
+        results.setdefault("failures", {})[name] = f"{type(exc).__name__}: {exc}"
+        return None
+    results.setdefault("section_seconds", {})[name] = elapsed_seconds() - started
+    say(f"{name}: done in {elapsed_seconds() - started:.0f} s")
+    if value is not None:
+        results[name] = value
+    return value
+
+
+def _machine() -> dict[str, Any]:
+    from sqlalchemy import text
+
+    from ticketmania.db.engine import get_engine
+
+    with get_engine().connect() as connection:
+        postgres = connection.scalar(text("SHOW server_version"))
+        settings = {
+            str(name): str(setting)
+            for name, setting in connection.execute(
+                text(
+                    "SELECT name, setting FROM pg_settings WHERE name IN "
+                    "('max_connections', 'synchronous_commit', 'shared_buffers', 'fsync')"
+                )
+            )
+        }
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted_files": len(git("status", "--porcelain").splitlines()),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgres": postgres,
+        "postgres_settings": settings,
+        "load_average_start": os.getloadavg(),
+    }
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument(
-        "--quick", action="store_true", help="fewer rounds, for a smoke run"
+        "--quick", action="store_true", help="a smoke run: fewer and shorter rounds"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where to write BENCHMARKS.md, the chart and results.json "
+        "(default: the repository; a temporary folder with --quick)",
     )
     args = parser.parse_args()
-    rounds, seconds, repeat = (1, 1.0, 50) if args.quick else (3, 4.0, 400)
+    quick = args.quick
+    out = args.out or (Path(tempfile.mkdtemp(prefix="bench-quick-")) if quick else ROOT)
 
-    from benchmarks import cold_start
+    from benchmarks import (
+        chart,
+        cold_start,
+        flash_sale,
+        hot_spread,
+        http_load,
+        listing,
+        lock_statements,
+        pgbench,
+        report,
+        seed,
+        servers,
+    )
+    from benchmarks import cpu as cpu_bench
     from benchmarks.environment import benchmark_environment
-    from benchmarks.timing import row
+    from benchmarks.progress import elapsed_seconds, say
+    from benchmarks.wrk import BookingLoad, ensure_wrk
 
-    print("| benchmark | measured | baseline | ratio | note |")
-    print("|---|---|---|---|---|")
-    with benchmark_environment():
-        from benchmarks import contention, listing
-
-        hit, miss = listing.measure(event_count=100_000, repeat=repeat)
-        print(
-            row(
-                "GET /events, handler, cache hit vs database (100k events)",
-                f"{hit.median_ms:.2f} ms (p99 {hit.p99_ms:.2f})",
-                f"{miss.median_ms:.2f} ms (p99 {miss.p99_ms:.2f})",
-                miss.median_ms / hit.median_ms,
-                "speed-up of the cache",
-            ),
-            flush=True,
+    ensure_wrk()
+    pgbench.ensure_pgbench()
+    results: dict[str, Any] = {"quick": quick}
+    # Powertools prints EMF metrics to stdout as handlers run; stdout carries
+    # only the results, printed at the end.
+    real_stdout = sys.stdout
+    with (
+        open(os.devnull, "w") as sink,
+        contextlib.redirect_stdout(sink),
+        benchmark_environment() as services,
+    ):
+        results["machine"] = _machine()
+        say(f"database {services.database_name}, Redis {services.redis_url}")
+        http_users = seed.create_users(HTTP_USERS)
+        tokens = [seed.token(user) for user in http_users]
+        bench_users = seed.create_users(
+            pgbench.USERS_PER_CLIENT * max(http_load.CONCURRENCY)
         )
-        for threads in (2, 8, 32):
-            rate = contention.measure(threads=threads, seconds=seconds, rounds=rounds)
-            comparisons = [
-                (
-                    "bookings/s",
-                    "guarded UPDATE (production) vs SELECT FOR UPDATE",
-                    "guarded",
-                    "for_update",
-                    "only the locking differs",
+
+        _section(
+            results,
+            "listing",
+            lambda: _listing(listing, repeat=50 if quick else 400),
+        )
+        cpu_event = seed.create_event(total_seats=10_000_000, title="CPU")
+        _section(
+            results,
+            "cpu",
+            lambda: {
+                **cpu_bench.measure(
+                    tokens=tokens[:20],
+                    event_id=cpu_event,
+                    rounds=2 if quick else 10,
+                    calls_per_round=20 if quick else 100,
                 ),
-                (
-                    "refusals/s on a sold-out event",
-                    "guarded UPDATE (production) vs SELECT FOR UPDATE",
-                    "refuse_guarded",
-                    "refuse_for_update",
-                    "a no-match UPDATE takes no lock",
+                "listing_statements_per_20_calls": cpu_bench.listing_statements(),
+            },
+        )
+        _section(
+            results,
+            "statements",
+            lambda: lock_statements.measure(token=tokens[0], user_id=http_users[0]),
+        )
+        from ticketmania.db.engine import get_engine
+
+        get_engine().dispose()  # its idle connections would count against pgbench's
+        _section(
+            results,
+            "hot_spread",
+            lambda: hot_spread.measure(
+                services,
+                user_min=bench_users[0],
+                clients=(16, 32, 64),
+                rounds=1 if quick else 3,
+                seconds=2 if quick else 4,
+            ),
+        )
+
+        hot_event = seed.create_event(total_seats=50_000_000, title="Hot")
+        (one_row_event,) = seed.create_one_row_events(1, seats=1_000_000_000)
+        load = BookingLoad(tokens=tokens, event_id=hot_event)
+        server_env = {**os.environ}
+        fleet: dict[tuple[int, bool], servers.Server] = {}
+        others: list[servers.Server] = []
+        try:
+            say(
+                "starting ticketmania serve with 1, 2, 4, 8 workers, as shipped and with TCP_NODELAY"
+            )
+            for workers in http_load.WORKER_COUNTS:
+                for nodelay in (False, True):
+                    fleet[(workers, nodelay)] = servers.ticketmania_serve(
+                        env=server_env, workers=workers, nodelay=nodelay
+                    ).start()
+            for server in fleet.values():
+                server.wait_ready()
+            decision = _section(
+                results,
+                "workers",
+                lambda: http_load.decide_workers(
+                    fleet, load, rounds=1 if quick else 3, seconds=2 if quick else 4
                 ),
-                (
-                    "bookings/s",
-                    "book_seats() vs its bare statements",
-                    "production",
-                    "guarded",
-                    "cost of the logic's Python",
-                ),
-            ]
-            for unit, versus, measured, baseline, note in comparisons:
-                print(
-                    row(
-                        f"{unit}, one hot event, {threads} clients: {versus}",
-                        f"{rate[measured]:.0f}/s",
-                        f"{rate[baseline]:.0f}/s",
-                        rate[measured] / rate[baseline],
-                        note,
+            )
+            best = decision["best"] if decision else 4
+            for key in list(fleet):
+                if key[0] != best:
+                    fleet.pop(key).stop()
+            bare = servers.bare_uvicorn(
+                env=server_env, workers=best, nodelay=True
+            ).start()
+            bare_shipped = servers.bare_uvicorn(env=server_env, workers=best).start()
+            others += [bare, bare_shipped]
+            bare.wait_ready()
+            bare_shipped.wait_ready()
+            _section(
+                results,
+                "nagle",
+                lambda: http_load.nagle_check(bare_shipped, bare, load, seconds=2),
+            )
+            others.remove(bare_shipped)
+            bare_shipped.stop()
+            _section(
+                results,
+                "curve",
+                lambda: {
+                    "workers": best,
+                    **http_load.curve(
+                        services,
+                        booking=fleet[(best, True)],
+                        booking_shipped=fleet[(best, False)],
+                        bare=bare,
+                        load=load,
+                        one_row_event=one_row_event,
+                        user_min=bench_users[0],
+                        rounds=1 if quick else 3,
+                        seconds=2 if quick else 3,
                     ),
-                    flush=True,
-                )
-    for name, import_ms, baseline_ms in cold_start.measure():
-        print(
-            row(
-                f"cold import of {name}.app vs fastapi+mangum alone",
-                f"{import_ms:.0f} ms",
-                f"{baseline_ms:.0f} ms",
-                import_ms / baseline_ms,
-                "interpreter start included",
-            ),
-            flush=True,
+                },
+            )
+            others.remove(bare)
+            bare.stop()
+            _section(
+                results,
+                "flash_sale",
+                lambda: {
+                    "workers": best,
+                    "nodelay": flash_sale.run(
+                        fleet[(best, True)].url,
+                        tokens=tokens,
+                        redis_url=services.redis_url,
+                    ),
+                    "as_shipped": flash_sale.run(
+                        fleet[(best, False)].url,
+                        tokens=tokens,
+                        redis_url=services.redis_url,
+                    ),
+                },
+            )
+        finally:
+            for server in [*fleet.values(), *others]:
+                server.stop()
+            load.close()
+        _section(
+            results,
+            "cold_start",
+            lambda: _cold_start(cold_start, runs=3 if quick else 7),
         )
-    return 0
+    results["machine"]["load_average_end"] = os.getloadavg()
+    results["total_seconds"] = elapsed_seconds()
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmarks").mkdir(exist_ok=True)
+    (out / "benchmarks" / "results.json").write_text(
+        json.dumps(results, indent=1, default=str) + "\n"
+    )
+    if "curve" in results:
+        chart.draw(
+            results["curve"],
+            workers=results["curve"]["workers"],
+            path=out / CHART,
+            subtitle=f"{results['machine']['cpus']} cores shared by wrk, the server and Postgres; "
+            f"{results['machine']['date']}",
+        )
+    text = report.render(results, chart=CHART)
+    (out / "BENCHMARKS.md").write_text(text)
+    print(report.results_section(results), file=real_stdout)
+    say(
+        f"wrote {out / 'BENCHMARKS.md'}, {out / CHART}, {out / 'benchmarks/results.json'}"
+    )
+    say(f"total {time.strftime('%M:%S', time.gmtime(elapsed_seconds()))}")
+    return 1 if results.get("failures") else 0
+
+
+def _listing(listing: Any, *, repeat: int) -> dict[str, Any]:
+    hit, miss = listing.measure(event_count=100_000, repeat=repeat)
+    return {
+        "events": 100_000,
+        "calls": repeat,
+        "hit_median_ms": hit.median_ms,
+        "hit_p99_ms": hit.p99_ms,
+        "miss_median_ms": miss.median_ms,
+        "miss_p99_ms": miss.p99_ms,
+    }
+
+
+def _cold_start(cold_start: Any, *, runs: int) -> dict[str, Any]:
+    return {
+        "runs": runs,
+        "rows": [
+            {"function": name, "import_ms": ms, "baseline_ms": base}
+            for name, ms, base in cold_start.measure(runs=runs)
+        ],
+    }
 
 
 if __name__ == "__main__":

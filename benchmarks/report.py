@@ -1,0 +1,453 @@
+"""BENCHMARKS.md, written from one run's results (benchmarks/results.json)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+CPU_TARGETS = {"booking_vs_post": 3.0, "listing_vs_get": 4.0}
+HOT_SPREAD_TARGET = 0.8
+
+
+def _f(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.{digits}f}"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _met(ratio: float, target: float, *, at_most: bool) -> str:
+    ok = ratio <= target if at_most else ratio >= target
+    return "met" if ok else "**missed**"
+
+
+def _failed(results: dict[str, Any], name: str) -> str:
+    why = results.get("failures", {}).get(name)
+    return (
+        f"\n**Not measured in this run: {why}**\n"
+        if why
+        else "\n**Not measured in this run.**\n"
+    )
+
+
+# --- the tables -------------------------------------------------------------
+
+
+def workers_table(results: dict[str, Any]) -> str:
+    if "workers" not in results:
+        return _failed(results, "workers")
+    decision = results["workers"]
+    rows = [
+        f"Booking load (wrk, {decision['connections']} connections, one hot event, "
+        f"{decision['rounds']} alternating rounds of {decision['seconds']:.0f} s, medians):",
+        "",
+        "| `--workers` | bookings/s as shipped | p50 / p99 ms | bookings/s with TCP_NODELAY | p50 / p99 ms | rounds (TCP_NODELAY) |",
+        "|---|---|---|---|---|---|",
+    ]
+    table = decision["table"]
+    for workers in sorted({row["workers"] for row in table.values()}):
+        shipped, fixed = table.get(str(workers)), table.get(f"{workers}-nodelay")
+        rows.append(
+            f"| {workers} | {_f(shipped and shipped['per_second'])} | "
+            f"{_ms(shipped and shipped['p50_ms'])} / {_ms(shipped and shipped['p99_ms'])} | "
+            f"{_f(fixed and fixed['per_second'])} | "
+            f"{_ms(fixed and fixed['p50_ms'])} / {_ms(fixed and fixed['p99_ms'])} | "
+            f"{', '.join(_f(v) for v in fixed['per_second_rounds']) if fixed else '—'} |"
+        )
+    errors = sum(
+        row["non_2xx"] + row["socket_errors"] + row["timeouts"]
+        for row in table.values()
+    )
+    rows += [
+        "",
+        f"Best with TCP_NODELAY: **{decision['best']} workers**; as shipped: "
+        f"{decision['best_as_shipped']}. Non-2xx answers, socket errors and timeouts "
+        f"over all these runs: {errors}.",
+    ]
+    return "\n".join(rows)
+
+
+def nagle_line(results: dict[str, Any]) -> str:
+    nagle = results.get("nagle")
+    if not nagle:
+        return ""
+    return (
+        f"The bare FastAPI app under uvicorn with the same workers, one connection: "
+        f"p50 {_ms(nagle['as_shipped']['p50_ms'])} ms as uvicorn binds it, "
+        f"{_ms(nagle['nodelay']['p50_ms'])} ms with TCP_NODELAY."
+    )
+
+
+def curve_tables(results: dict[str, Any]) -> str:
+    if "curve" not in results:
+        return _failed(results, "curve")
+    curve = results["curve"]
+    names = ["booking", "booking_as_shipped", "bare", "pgbench_one_row"]
+
+    def cell(name: str, level: int) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = curve.get(name, {}).get(str(level))
+        return found
+
+    rows = [
+        f"`--workers {curve['workers']}`; wrk with 2 threads (1 at one connection), "
+        f"{curve['rounds']} alternating rounds of {curve['seconds']:.0f} s per point, medians. "
+        "Successful requests per second (bookings made; the bare app's 201s; pgbench's committed transactions):",
+        "",
+        "| connections | bookings/s, TCP_NODELAY | bookings/s, as shipped | bare FastAPI req/s | pgbench one-row tps | bookings / bare |",
+        "|---|---|---|---|---|---|",
+    ]
+    for level in curve["levels"]:
+        values = {n: cell(n, level) for n in names}
+        booking, bare = values["booking"], values["bare"]
+        ratio = booking["per_second"] / bare["per_second"] if booking and bare else None
+        rows.append(
+            f"| {level} | "
+            + " | ".join(_f(v["per_second"] if v else None) for v in values.values())
+            + f" | {_f(ratio, 2)}{'x' if ratio else ''} |"
+        )
+    rows += [
+        "",
+        "Latency, p50 / p99 in ms:",
+        "",
+        "| connections | booking, TCP_NODELAY | booking, as shipped | bare FastAPI | pgbench one-row |",
+        "|---|---|---|---|---|",
+    ]
+    for level in curve["levels"]:
+        cells = []
+        for name in names:
+            value = cell(name, level)
+            cells.append(
+                f"{_ms(value['p50_ms'])} / {_ms(value['p99_ms'])}" if value else "—"
+            )
+        rows.append(f"| {level} | " + " | ".join(cells) + " |")
+    problems = []
+    for name in ("booking", "booking_as_shipped", "bare"):
+        for level, value in curve.get(name, {}).items():
+            bad = value["non_2xx"] + value["socket_errors"] + value["timeouts"]
+            if bad:
+                problems.append(
+                    f"{name} at {level}: {value['non_2xx']} non-2xx ({value['unavailable']} of them 503), "
+                    f"{value['socket_errors']} socket errors, {value['timeouts']} timeouts"
+                )
+    rows.append("")
+    if problems:
+        rows.append("Not every request succeeded: " + "; ".join(problems) + ".")
+    else:
+        total = sum(
+            v["requests"]
+            for n in ("booking", "booking_as_shipped")
+            for v in curve.get(n, {}).values()
+        )
+        rows.append(
+            f"All {total:,} booking requests of the curve were 2xx (no 409, no 503, no socket error)."
+        )
+    for level, why in curve.get("skipped", {}).items():
+        rows.append(f"pgbench at {level} clients: not run, {why}.")
+    return "\n".join(rows)
+
+
+def cpu_table(results: dict[str, Any]) -> str:
+    if "cpu" not in results:
+        return _failed(results, "cpu")
+    cpu = results["cpu"]
+    ms = cpu["cpu_ms"]
+    labels = {
+        "post_baseline": "(a) bare FastAPI + Mangum, sync POST route, pydantic body, returns a dict",
+        "get_baseline": "(b) bare FastAPI + Mangum, async GET route, returns a dict",
+        "booking": "(c) `bookings.app.handler`: POST /bookings, 1 seat, no Idempotency-Key",
+        "listing": "(d) `events.app.handler`: GET /events from the warm cache",
+    }
+    rows = [
+        "| handler | CPU ms per invocation (median) | calls |",
+        "|---|---|---|",
+    ]
+    for name, label in labels.items():
+        rows.append(f"| {label} | {ms[name]:.3f} | {cpu['calls'][name]:,} |")
+    booking, listing = cpu["booking_vs_post"], cpu["listing_vs_get"]
+    rows += [
+        "",
+        "| ratio | measured | target | |",
+        "|---|---|---|---|",
+        f"| booking (c) / (a) | {booking:.2f}x | ≤ {CPU_TARGETS['booking_vs_post']:.0f}x | "
+        f"{_met(booking, CPU_TARGETS['booking_vs_post'], at_most=True)} |",
+        f"| listing (d) / (b) | {listing:.2f}x | ≤ {CPU_TARGETS['listing_vs_get']:.0f}x | "
+        f"{_met(listing, CPU_TARGETS['listing_vs_get'], at_most=True)} |",
+        "",
+        f"Database statements sent by 20 warm GET /events calls: "
+        f"{cpu['listing_statements_per_20_calls']} (every one a cache hit).",
+    ]
+    return "\n".join(rows)
+
+
+def statements_tables(results: dict[str, Any]) -> str:
+    if "statements" not in results:
+        return _failed(results, "statements")
+    found = results["statements"]
+    scenarios = {
+        "booking": "POST /bookings, the fast pick finds a free shard",
+        "booking_waiting_pick": "POST /bookings, every shard held by another booking (the waiting pick follows)",
+        "cancel": "POST /bookings/{id}/cancel",
+    }
+    rows = [
+        "| request (warm) | statements sent | round trips | statements while seats are held | round trips while held |",
+        "|---|---|---|---|---|",
+    ]
+    for name, label in scenarios.items():
+        if name in found:
+            s = found[name]
+            prepared = (
+                f" (+ {s['prepares']} prepare, {s['prepare_round_trips']} round trip, once per connection)"
+                if s.get("prepares")
+                else ""
+            )
+            rows.append(
+                f"| {label} | {s['statements']}{prepared} | {s['round_trips']} | "
+                f"{s['held_statements']} | {s['held_round_trips']} |"
+            )
+    rows.append("")
+    for name, label in scenarios.items():
+        if name not in found:
+            continue
+        rows.append(f"{label}:")
+        rows.append("")
+        for number, entry in enumerate(found[name]["detail"], start=1):
+            held = (
+                f", **seats held** for {entry['held_round_trips']} round trip(s)"
+                if entry["held_round_trips"]
+                else ""
+            )
+            mode = "autocommit" if entry["autocommit"] else "in a transaction"
+            kind = {
+                "named": "prepared statement run",
+                "unnamed": "parse, bind, execute",
+                "simple": "simple query",
+                "prepare": "prepare, once per pooled connection",
+            }[entry["kind"]]
+            rows.append(
+                f"{number}. `{entry['statement']}` ({kind}, {mode}): "
+                f"{entry['round_trips']} round trip(s){held}"
+            )
+        rows.append("")
+    waited = found.get("booking_waiting_pick", {}).get("waited_for_lock")
+    if waited is False:
+        rows.append(
+            "(The waiting pick was not seen waiting for the held shard in this run.)"
+        )
+    return "\n".join(rows).rstrip()
+
+
+def hot_spread_table(results: dict[str, Any]) -> str:
+    if "hot_spread" not in results:
+        return _failed(results, "hot_spread")
+    hs = results["hot_spread"]
+    rows = [
+        f"pgbench `-M prepared`, {hs['rounds']} alternating rounds of {hs['seconds']:.0f} s, median TPS "
+        "(per-round hot/spread ratios in brackets):",
+        "",
+        "| clients | BOOK_FROM_ONE_SHARD, 1 event, 64 shards | same, 64 events of 64 shards | hot / spread | one-row transaction, 1 event | same, 64 events | hot / spread |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in hs["clients"]:
+        key = str(c)
+        sr = hs["statement_ratio"][key]
+        orr = hs["one_row_ratio"][key]
+        rows.append(
+            f"| {c} | {_f(hs['statement_hot'][key]['tps'])} | {_f(hs['statement_spread'][key]['tps'])} | "
+            f"**{sr:.2f}x** ({', '.join(f'{r:.2f}' for r in hs['statement_ratio_rounds'][key])}) | "
+            f"{_f(hs['one_row_hot'][key]['tps'])} | {_f(hs['one_row_spread'][key]['tps'])} | "
+            f"{orr:.2f}x ({', '.join(f'{r:.2f}' for r in hs['one_row_ratio_rounds'][key])}) |"
+        )
+    transactions = sum(
+        hs[v][str(c)]["transactions"]
+        for v in ("statement_hot", "statement_spread")
+        for c in hs["clients"]
+    )
+    booked = sum(
+        hs[v][str(c)]["booked"]
+        for v in ("statement_hot", "statement_spread")
+        for c in hs["clients"]
+    )
+    ratios = [hs["statement_ratio"][str(c)] for c in hs["clients"]]
+    rows += [
+        "",
+        f"Target hot/spread ≥ {HOT_SPREAD_TARGET}: "
+        + (
+            "met at every client count."
+            if min(ratios) >= HOT_SPREAD_TARGET
+            else f"**missed** (lowest {min(ratios):.2f}x)."
+        ),
+        f"The booking statement ran {transactions:,} times and booked {booked:,} seats"
+        + (
+            "."
+            if transactions == booked
+            else f": {transactions - booked} ran while every shard it could pick was held"
+            " (the fast pick never waits; the booking path then runs the waiting pick, which pgbench does not)."
+        ),
+        "p99 latency, ms (hot / spread): "
+        + "; ".join(
+            f"{c} clients: statement {_ms(hs['statement_hot'][str(c)]['p99_ms'])} / {_ms(hs['statement_spread'][str(c)]['p99_ms'])}, "
+            f"one-row {_ms(hs['one_row_hot'][str(c)]['p99_ms'])} / {_ms(hs['one_row_spread'][str(c)]['p99_ms'])}"
+            for c in hs["clients"]
+        )
+        + ".",
+    ]
+    return "\n".join(rows)
+
+
+def flash_sale_section(results: dict[str, Any]) -> str:
+    if "flash_sale" not in results:
+        return _failed(results, "flash_sale")
+    sale = results["flash_sale"]
+    rows = [
+        "| | TCP_NODELAY | as shipped |",
+        "|---|---|---|",
+    ]
+    runs = [sale["nodelay"], sale["as_shipped"]]
+
+    def line(label: str, render: Any) -> None:
+        rows.append(f"| {label} | " + " | ".join(render(r) for r in runs) + " |")
+
+    line("attempts sent / answered", lambda r: f"{r['attempts']:,} / {r['answers']:,}")
+    line(
+        "answers",
+        lambda r: ", ".join(f"{v:,}: {k}" for k, v in sorted(r["outcomes"].items())),
+    )
+    line(
+        "confirmed seats in the database / unsold seats",
+        lambda r: f"{r['confirmed_seats']:,} / {r['unsold_seats']:,}",
+    )
+    line(
+        "time until sold out (the last booking answered)",
+        lambda r: (
+            f"{r.get('seconds_to_sell_out', 0):.2f} s after {r.get('attempts_until_sold_out', 0):,} attempts"
+        ),
+    )
+    line("booking latency p50", lambda r: f"{_ms(r.get('booking_p50_ms'))} ms")
+    line(
+        "refusals after sell-out",
+        lambda r: (
+            f"{r.get('refusals_after', 0):,} in {r.get('refusals_after_window_s', 0):.2f} s: "
+            f"**{_f(r.get('refusals_per_second'))}/s**, p50 {_ms(r.get('refusal_p50_ms'))} ms, p99 {_ms(r.get('refusal_p99_ms'))} ms"
+        ),
+    )
+    line(
+        "attempts that found the sold-out marker in Redis (answered without Postgres)",
+        lambda r: f"{r['marker_hits']:,}",
+    )
+    line(
+        "sold-out marker in Redis after the sale",
+        lambda r: "set" if r["marker_set"] else "**not set**",
+    )
+    line("whole run", lambda r: f"{r['elapsed_s']:.2f} s")
+    line("problems", lambda r: "; ".join(r["problems"]) if r["problems"] else "none")
+    rows.insert(
+        0,
+        f"{runs[0]['attempts']:,} attempts, {runs[0]['users']} users (a different one per attempt, in turn), "
+        f"{runs[0]['connections']} keep-alive connections, one event of {runs[0]['seats']:,} seats "
+        f"(64 shards), `ticketmania serve --workers {sale['workers']}`:\n",
+    )
+    return "\n".join(rows)
+
+
+def other_rows(results: dict[str, Any]) -> str:
+    rows = [
+        "| benchmark | measured | baseline | ratio | note |",
+        "|---|---|---|---|---|",
+    ]
+    listing = results.get("listing")
+    if listing:
+        rows.append(
+            f"| GET /events, handler, cache hit vs database ({listing['events']:,} events) | "
+            f"{listing['hit_median_ms']:.2f} ms (p99 {listing['hit_p99_ms']:.2f}) | "
+            f"{listing['miss_median_ms']:.2f} ms (p99 {listing['miss_p99_ms']:.2f}) | "
+            f"{listing['miss_median_ms'] / listing['hit_median_ms']:.1f}x | speed-up of the cache, wall time |"
+        )
+    for row in results.get("cold_start", {}).get("rows", []):
+        rows.append(
+            f"| cold import of {row['function']}.app vs fastapi+mangum alone | {row['import_ms']:.0f} ms | "
+            f"{row['baseline_ms']:.0f} ms | {row['import_ms'] / row['baseline_ms']:.2f}x | interpreter start included |"
+        )
+    missing = [name for name in ("listing", "cold_start") if name not in results]
+    for name in missing:
+        rows.append(
+            f"| {name} | not measured | | | {results.get('failures', {}).get(name, '')} |"
+        )
+    return "\n".join(rows)
+
+
+def results_section(results: dict[str, Any], chart: Path | None = None) -> str:
+    parts = [
+        "### 1. Bookings through the local server against concurrency",
+        "",
+        "Choosing `--workers`:",
+        "",
+        workers_table(results),
+        "",
+        nagle_line(results),
+        "",
+        "The curve:",
+        "",
+        curve_tables(results),
+    ]
+    if chart is not None and "curve" in results:
+        parts += [
+            "",
+            f"![bookings/s and latency against concurrency]({chart.as_posix()})",
+        ]
+    parts += [
+        "",
+        "### 2. CPU per warm invocation, in process",
+        "",
+        cpu_table(results),
+        "",
+        "### 3. Statements under the lock",
+        "",
+        statements_tables(results),
+        "",
+        "### 4. Hot versus spread at the database, with the booking path's own statement",
+        "",
+        hot_spread_table(results),
+        "",
+        "### 5. Flash sale",
+        "",
+        flash_sale_section(results),
+        "",
+        "### 6. Listing cache and cold import",
+        "",
+        other_rows(results),
+    ]
+    if results.get("failures"):
+        parts += ["", "### Failures in this run", ""]
+        parts += [f"- {name}: {why}" for name, why in results["failures"].items()]
+    return "\n".join(parts)
+
+
+def render(results: dict[str, Any], *, chart: Path) -> str:
+    from benchmarks.report_text import decisions, header, measures, not_measured
+
+    return "\n".join(
+        [
+            header(results),
+            "## Results",
+            "",
+            results_section(results, chart),
+            "",
+            "## What each one measures",
+            "",
+            measures(results),
+            "",
+            "## What the numbers decided",
+            "",
+            decisions(results),
+            "",
+            "## Not measured here",
+            "",
+            not_measured(results),
+            "",
+        ]
+    )
