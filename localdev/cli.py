@@ -201,6 +201,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 port=args.port,
                 lifespan="on",
                 log_level=args.log_level,
+                # The client's address is the socket's peer, never a header it sent.
+                proxy_headers=False,
             )
         else:
             # Each worker process builds its own gateway from the environment set
@@ -214,6 +216,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 port=args.port,
                 lifespan="on",
                 log_level=args.log_level,
+                proxy_headers=False,
             )
     return 0
 

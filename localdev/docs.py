@@ -14,6 +14,8 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from ticketmania.web.response_headers import ResponseHeaders
+
 DOCS_PREFIX = "/docs"
 OPENAPI_PATH = "/openapi.json"
 OAUTH2_REDIRECT_PATH = "/docs/oauth2-redirect"
@@ -53,6 +55,7 @@ def is_docs_path(path: str) -> bool:
 
 def build_docs_app(openapi: dict[str, Any]) -> FastAPI:
     docs = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    docs.add_middleware(ResponseHeaders)
     asset_folder = resources.files("fastapi_swagger") / "resources"
     assets = {
         name: (asset_folder.joinpath(name).read_bytes(), media_type)

@@ -13,11 +13,24 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 
 from localdev.docs import build_docs_app, is_docs_path, merge_openapi
 from localdev.template import FunctionSpec, HttpRoute, read_functions
 from ticketmania.observability import REQUEST_KEYS, logger
+from ticketmania.settings import get_settings
+from ticketmania.web.response_headers import ALWAYS
+
+# What a browser's script may read of a response, as template.yaml's CORS says.
+EXPOSED_HEADERS = [
+    "X-Total-Count",
+    "Link",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -53,21 +66,42 @@ class LocalGateway:
         self.routes.sort(key=lambda entry: entry[0].path.count("{"))
         self.docs = build_docs_app(merge_openapi(apps))
         self.on_shutdown = on_shutdown
+        # CORS as API Gateway answers it in AWS (CorsAllowOrigins there).
+        origins = [
+            origin.strip()
+            for origin in get_settings().cors_allow_origins.split(",")
+            if origin.strip()
+        ]
+        self.entry: ASGIApp = (
+            CORSMiddleware(
+                self._route,
+                allow_origins=origins,
+                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                expose_headers=EXPOSED_HEADERS,
+                max_age=600,
+            )
+            if origins
+            else self._route
+        )
 
-    def _match(self, method: str, path: str) -> tuple[ASGIApp | None, bool]:
-        """The app serving (method, path), and whether the path exists for any method."""
-        path_exists = False
+    def _match(self, method: str, path: str) -> tuple[ASGIApp | None, list[str]]:
+        """The app serving (method, path), and the methods the path allows."""
+        allowed: list[str] = []
         for route, app in self.routes:
             if route.pattern.match(path):
-                path_exists = True
                 if route.method in (method, "ANY"):
-                    return app, True
-        return None, path_exists
+                    return app, [route.method]
+                allowed.append(route.method)
+        return None, allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        await self.entry(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
         if is_docs_path(path):
             await self.docs(scope, receive, send)
@@ -75,18 +109,22 @@ class LocalGateway:
         # Lambda clears request-scoped log keys per invocation; here, per request.
         # (Threads serving requests at once share the logger: best effort locally.)
         logger.remove_keys(REQUEST_KEYS)
-        app, path_exists = self._match(scope.get("method", "GET"), path)
+        app, allowed = self._match(scope.get("method", "GET"), path)
         if app is not None:
             await app(scope, receive, send)
             return
-        if path_exists:
+        if allowed:
             response = JSONResponse(
                 {"detail": "Method Not Allowed", "code": "method_not_allowed"},
                 status_code=405,
+                # RFC 9110: a 405 says which methods the resource does allow.
+                headers={"Allow": ", ".join(sorted(set(allowed))), **ALWAYS},
             )
         else:
             response = JSONResponse(
-                {"detail": "Not Found", "code": "not_found"}, status_code=404
+                {"detail": "Not Found", "code": "not_found"},
+                status_code=404,
+                headers=ALWAYS,
             )
         await response(scope, receive, send)
 

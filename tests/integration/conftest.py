@@ -70,6 +70,9 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             "AWS_DEFAULT_REGION": "us-east-1",
             # Tests run jobs themselves; a `ticketmania serve` they start must not.
             "TICKETMANIA_JOBS": "off",
+            # The flows under test are not about rate limits; their own tests set them.
+            "RATE_LIMIT_SIGNUP": "100000/second",
+            "RATE_LIMIT_BOOKING": "100000/second",
             "TICKETMANIA_DATA_DIR": str(tmp_path_factory.mktemp("data")),
         }
     )

@@ -79,8 +79,8 @@ def test_sam_build_packages_every_function_and_the_layer(built_artefact):
         and (layer / "argon2").is_dir()
     )
     for spec in FUNCTIONS:
-        package = spec.module.split(".")[0]
-        assert (built_artefact / spec.name / package / "app.py").is_file()
+        module = built_artefact / spec.name / spec.module.replace(".", "/")
+        assert module.with_suffix(".py").is_file(), spec.handler
 
 
 SCHEDULED = [spec for spec in FUNCTIONS if spec.schedules]

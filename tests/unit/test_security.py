@@ -7,6 +7,7 @@ import pytest
 
 from ticketmania.errors import InvalidToken
 from ticketmania.security import (
+    AUDIENCE,
     dummy_password_hash,
     hash_password,
     issue_access_token,
@@ -58,7 +59,11 @@ def test_token_round_trip_carries_user_role_and_version():
 
 def test_token_has_standard_claims():
     payload = jwt.decode(
-        token(now=NOW), SECRET, algorithms=["HS256"], options={"verify_exp": False}
+        token(now=NOW),
+        SECRET,
+        algorithms=["HS256"],
+        audience=AUDIENCE,
+        options={"verify_exp": False},
     )
     assert payload["sub"] == "7"
     assert payload["iat"] == int(NOW.timestamp())
@@ -113,3 +118,63 @@ def test_non_numeric_subject_is_refused():
     )
     with pytest.raises(InvalidToken):
         read_access_token(forged, secret=SECRET)
+
+
+def test_tokens_name_their_issuer_and_audience():
+    payload = jwt.decode(token(), SECRET, algorithms=["HS256"], audience=AUDIENCE)
+    assert (payload["iss"], payload["aud"]) == ("ticketmania", "ticketmania-api")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"aud": "another-api"},
+        {"iss": "someone-else"},
+        {"aud": None},
+        {"iss": None},
+    ],
+)
+def test_a_token_for_another_audience_or_issuer_or_none_is_refused(claims):
+    from ticketmania.security import key_ring
+
+    ((kid, key),) = key_ring(SECRET).items()
+    payload = {
+        "iss": "ticketmania",
+        "aud": "ticketmania-api",
+        "sub": "7",
+        "iat": int(NOW.timestamp()),
+        "exp": 4_000_000_000,
+        **claims,
+    }
+    payload = {name: value for name, value in payload.items() if value is not None}
+    forged = jwt.encode(payload, key, algorithm="HS256", headers={"kid": kid})
+    with pytest.raises(InvalidToken):
+        read_access_token(forged, secret=SECRET)
+
+
+OLD_KEY = "old-signing-key-long-enough-for-hs256-0123456789abcdefghijklmnop"
+NEW_KEY = "new-signing-key-long-enough-for-hs256-0123456789abcdefghijklmnop"
+
+
+def test_keys_rotate_the_first_signs_and_all_verify_until_removed():
+    before = token(secret=OLD_KEY)
+    during = f"{NEW_KEY},{OLD_KEY}"
+    assert read_access_token(before, secret=during).user_id == 7
+    after_rotation = token(secret=during)
+    assert read_access_token(after_rotation, secret=NEW_KEY).user_id == 7
+    with pytest.raises(InvalidToken):
+        read_access_token(after_rotation, secret=OLD_KEY)
+    with pytest.raises(InvalidToken):
+        read_access_token(before, secret=NEW_KEY)  # the old key removed
+
+
+def test_a_token_without_a_known_kid_is_refused():
+    payload = {
+        "iss": "ticketmania",
+        "aud": "ticketmania-api",
+        "sub": "7",
+        "iat": 1,
+        "exp": 4_000_000_000,
+    }
+    with pytest.raises(InvalidToken):
+        read_access_token(jwt.encode(payload, SECRET, algorithm="HS256"), secret=SECRET)

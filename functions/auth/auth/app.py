@@ -6,6 +6,11 @@ from auth.routes import router
 from ticketmania.web import health
 from ticketmania.web.function import build_function
 
-function = build_function(title="TicketMania auth", routers=[router, health.router])
+# Tokens and profiles must not be kept by any cache (RFC 6749 §5.1).
+function = build_function(
+    title="TicketMania auth",
+    routers=[router, health.router],
+    response_headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+)
 app = function.app
 handler = function.handler

@@ -21,6 +21,7 @@ from auth.throttle import ThrottlePolicy
 from ticketmania.cache import get_cache
 from ticketmania.settings import get_settings
 from ticketmania.web.deps import CurrentUser, SessionDep
+from ticketmania.web.limits import client_address, limit_signups
 from ticketmania.web.response_docs import error_responses
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -79,10 +80,6 @@ async def read_login_body(request: Request) -> LoginRequest:
         raise RequestValidationError(errors) from exc
 
 
-def _client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _throttle_policy() -> ThrottlePolicy:
     settings = get_settings()
     return ThrottlePolicy(
@@ -95,7 +92,8 @@ def _throttle_policy() -> ThrottlePolicy:
     "/signup",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
-    responses=error_responses(409, 422, 503),
+    dependencies=[Depends(limit_signups)],
+    responses=error_responses(409, 422, 429, 503),
     summary="Create a user account (role is always 'user')",
 )
 async def signup(body: SignupRequest, session: SessionDep) -> Any:
@@ -122,7 +120,7 @@ async def login(
         get_cache(),
         email=body.email,
         password=body.password,
-        client=_client_of(request),
+        client=client_address(request),
         policy=_throttle_policy(),
         secret=settings.secret_key.get_secret_value(),
         lifetime=timedelta(minutes=settings.access_token_expire_minutes),
@@ -164,7 +162,7 @@ async def change_password(
         user=user,
         current_password=body.current_password,
         new_password=body.new_password,
-        client=_client_of(request),
+        client=client_address(request),
         policy=_throttle_policy(),
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

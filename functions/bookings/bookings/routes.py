@@ -12,6 +12,7 @@ from bookings.schemas import BookingCreate, BookingOut
 from ticketmania.cache import get_cache
 from ticketmania.settings import get_settings
 from ticketmania.web.deps import CurrentAdmin, CurrentUser, SessionDep, TokenClaimsDep
+from ticketmania.web.limits import limit_bookings
 from ticketmania.web.list_headers import page_headers
 from ticketmania.web.params import Page, PathId, query_model, query_model_doc
 from ticketmania.web.response_docs import error_responses, list_response_doc
@@ -34,12 +35,13 @@ IdempotencyKey = Annotated[
     "/bookings",
     status_code=status.HTTP_201_CREATED,
     response_model=BookingOut,
+    dependencies=[Depends(limit_bookings)],
     responses={
         200: {
             "model": BookingOut,
             "description": "A retry under the same Idempotency-Key: the original",
         },
-        **error_responses(401, 404, 409, 422, 503),
+        **error_responses(401, 404, 409, 422, 429, 503),
     },
     summary="Book seats (never oversold; 409 sold_out, event_closed, limit_exceeded, idempotency_mismatch)",
 )

@@ -48,15 +48,20 @@ class AppError(Exception):
     default_detail: str = "Internal server error"
 
     def __init__(
-        self, detail: str | None = None, *, retry_after: int | None = None
+        self,
+        detail: str | None = None,
+        *,
+        retry_after: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.detail = detail or self.default_detail
         self.retry_after = retry_after
+        self.extra_headers = headers or {}
         super().__init__(self.detail)
 
     @property
     def headers(self) -> dict[str, str]:
-        headers: dict[str, str] = {}
+        headers = dict(self.extra_headers)
         if self.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         if self.retry_after is not None:

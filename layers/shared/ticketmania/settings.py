@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
@@ -54,6 +54,12 @@ class Settings(BaseSettings):
 
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=300, ge=1)
+    # N/second, N/minute or N/hour: signups per client address, bookings per user.
+    rate_limit_signup: str = "10/hour"
+    rate_limit_booking: str = "30/minute"
+    # Browser origins the local server allows (comma-separated); in AWS, API
+    # Gateway answers CORS (template.yaml's CorsAllowOrigins).
+    cors_allow_origins: str = ""
 
     # Where local runs keep their files: the embedded Postgres, the key, mail/, reports/.
     ticketmania_data_dir: Path = Path(".data")
@@ -77,6 +83,13 @@ class Settings(BaseSettings):
             return self.db_pool_size
         # One request at a time per Lambda container: one connection is all it uses.
         return 1 if self.is_lambda else 10
+
+    @field_validator("rate_limit_signup", "rate_limit_booking")
+    @classmethod
+    def _is_a_rate(cls, value: str) -> str:
+        from ticketmania.rate_limits import RateLimit
+
+        return str(RateLimit.parse(value))
 
     @model_validator(mode="after")
     def _require_database_url_outside_local(self) -> Settings:
@@ -106,17 +119,21 @@ def _resolve_secret_key(settings: Settings) -> Settings:
 
 
 def check_secret_key(settings: Settings) -> None:
-    key = settings.secret_key.get_secret_value()
     if settings.app_env == "local":
         return
-    if key == LOCAL_DEVELOPMENT_KEY:
+    keys = [key.strip() for key in settings.secret_key.get_secret_value().split(",")]
+    if LOCAL_DEVELOPMENT_KEY in keys:
         raise ConfigurationError(
             "SECRET_KEY is the local development key: set a real one"
         )
-    if len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in PLACEHOLDER_SECRETS:
+    if any(
+        len(key) < MIN_SECRET_KEY_LENGTH or key.lower() in PLACEHOLDER_SECRETS
+        for key in keys
+    ):
         raise ConfigurationError(
             f"SECRET_KEY must be set to a random value of at least {MIN_SECRET_KEY_LENGTH} "
-            "characters (or name it with SECRET_KEY_PARAMETER / SECRET_KEY_SECRET_ID); "
+            "characters (several, comma-separated, while rotating; or name it with "
+            "SECRET_KEY_PARAMETER / SECRET_KEY_SECRET_ID); "
             'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
         )
 

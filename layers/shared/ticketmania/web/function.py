@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from ticketmania.observability import LambdaHandler, lambda_entry
 from ticketmania.settings import get_settings
 from ticketmania.web.body_limit import BodySizeLimit
 from ticketmania.web.error_handlers import install_error_handlers
+from ticketmania.web.response_headers import ResponseHeaders
 
 API_DESCRIPTION = (
     "Event-ticket booking API. Errors are JSON `{detail, code}`; validation "
@@ -27,7 +28,12 @@ class LambdaFunction:
     handler: LambdaHandler
 
 
-def build_app(*, title: str, routers: Sequence[APIRouter]) -> FastAPI:
+def build_app(
+    *,
+    title: str,
+    routers: Sequence[APIRouter],
+    response_headers: Mapping[str, str] | None = None,
+) -> FastAPI:
     # Docs are served once for all functions by the local server (and are not
     # routes on API Gateway), so the function apps carry none of their own.
     app = FastAPI(
@@ -40,19 +46,25 @@ def build_app(*, title: str, routers: Sequence[APIRouter]) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(ResponseHeaders, headers=response_headers)
     for router in routers:
         app.include_router(router)
     return app
 
 
-def build_function(*, title: str, routers: Sequence[APIRouter]) -> LambdaFunction:
+def build_function(
+    *,
+    title: str,
+    routers: Sequence[APIRouter],
+    response_headers: Mapping[str, str] | None = None,
+) -> LambdaFunction:
     """The app and a handler that runs it through Mangum under Powertools.
 
     Validates the settings first, so a bad configuration fails the cold start
     rather than the first request.
     """
     get_settings()
-    app = build_app(title=title, routers=routers)
+    app = build_app(title=title, routers=routers, response_headers=response_headers)
     asgi = Mangum(app, lifespan="off")
 
     @lambda_entry
