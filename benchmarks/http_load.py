@@ -43,8 +43,9 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, Any]:
 def _check(name: str, run: WrkRun) -> None:
     if run.non_2xx or run.socket_errors or run.timeouts:
         say(
-            f"  {name}: {run.non_2xx} non-2xx ({run.refused} 409, {run.unavailable} 503, "
-            f"{run.other} other), {run.socket_errors} socket errors, {run.timeouts} timeouts"
+            f"  {name}: {run.non_2xx} non-2xx ({run.refused} 409, {run.limited} 429, "
+            f"{run.unavailable} 503, {run.other} other, e.g. {run.other_status}), "
+            f"{run.socket_errors} socket errors, {run.timeouts} timeouts"
         )
 
 

@@ -266,15 +266,31 @@ def _flash_decision(results: dict[str, Any]) -> str:
             if not run["problems"]
             else "**wrong: " + "; ".join(run["problems"]) + "**"
         )
-        lines.append(
+        line = (
             f"{label}: {run['confirmed_seats']:,} seats confirmed and "
-            f"{run['unsold_seats']:,} unsold ({outcome}), sold out "
-            f"{run.get('seconds_to_sell_out', float('nan')):.2f} s after the start, then "
-            f"{run.get('refusals_per_second') or 0:,.0f} refusals/s "
-            f"(p50 {run.get('refusal_p50_ms') or float('nan'):.1f} ms); "
-            f"{run.get('marker_hits', 0):,} of its {run['outcomes'].get('409 sold_out', 0):,} "
-            "refusals found the Redis marker"
+            f"{run['unsold_seats']:,} unsold ({outcome})"
         )
+        if run.get("sold_out"):
+            line += (
+                f", sold out {run['seconds_to_sell_out']:.2f} s after the start, then "
+                f"{run.get('refusals_per_second') or 0:,.0f} refusals/s "
+                f"(p50 {run.get('refusal_p50_ms') or float('nan'):.1f} ms)"
+            )
+        else:
+            line += ", **not sold out**"
+        transactions = run["database_transactions"]
+        line += (
+            f"; Postgres ended {transactions:,} transactions for its "
+            f"{run['attempts']:,} attempts"
+        )
+        if run.get("sold_out"):
+            reached = transactions > run["confirmed_seats"] + 0.1 * run["attempts"]
+            line += (
+                ": **many refusals reached Postgres despite the sold-out marker**"
+                if reached
+                else ", so the refusals after sell-out were answered from the Redis marker"
+            )
+        lines.append(line)
     return "- **Flash sale**: " + "; ".join(lines) + "."
 
 

@@ -27,7 +27,7 @@ end
 
 function init(args)
   counter = index * 7919
-  ok, refused, unavailable, other = 0, 0, 0, 0
+  ok, refused, limited, unavailable, other, other_status = 0, 0, 0, 0, 0, 0
 end
 
 function request()
@@ -41,24 +41,28 @@ end
 function response(status, headers, body)
   if status >= 200 and status < 300 then ok = ok + 1
   elseif status == 409 then refused = refused + 1
+  elseif status == 429 then limited = limited + 1
   elseif status == 503 then unavailable = unavailable + 1
-  else other = other + 1 end
+  else other = other + 1; other_status = status end
 end
 
 function done(summary, latency, requests)
-  local totals = {ok = 0, refused = 0, unavailable = 0, other = 0}
+  local totals = {ok = 0, refused = 0, limited = 0, unavailable = 0, other = 0}
+  local other_status = 0
   for _, thread in ipairs(threads) do
     for name, _ in pairs(totals) do
       totals[name] = totals[name] + thread:get(name)
     end
+    if thread:get("other_status") ~= 0 then other_status = thread:get("other_status") end
   end
   local errors = summary.errors
   io.write(string.format(
     'WRK-RESULT {"requests": %%d, "duration_us": %%d, "ok": %%d, "refused": %%d, ' ..
-    '"unavailable": %%d, "other": %%d, "socket_errors": %%d, "timeouts": %%d, ' ..
-    '"p50_us": %%d, "p99_us": %%d}\\n',
-    summary.requests, summary.duration, totals.ok, totals.refused, totals.unavailable,
-    totals.other, errors.connect + errors.read + errors.write, errors.timeout,
+    '"limited": %%d, "unavailable": %%d, "other": %%d, "other_status": %%d, ' ..
+    '"socket_errors": %%d, "timeouts": %%d, "p50_us": %%d, "p99_us": %%d}\\n',
+    summary.requests, summary.duration, totals.ok, totals.refused, totals.limited,
+    totals.unavailable, totals.other, other_status,
+    errors.connect + errors.read + errors.write, errors.timeout,
     latency:percentile(50), latency:percentile(99)))
 end
 """
@@ -71,8 +75,10 @@ class WrkRun:
     requests: int
     ok: int
     refused: int
+    limited: int
     unavailable: int
     other: int
+    other_status: int
     socket_errors: int
     timeouts: int
     p50_ms: float
@@ -84,7 +90,7 @@ class WrkRun:
 
     @property
     def non_2xx(self) -> int:
-        return self.refused + self.unavailable + self.other
+        return self.refused + self.limited + self.unavailable + self.other
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -93,7 +99,10 @@ class WrkRun:
             "requests": self.requests,
             "ok": self.ok,
             "non_2xx": self.non_2xx,
+            "refused": self.refused,
+            "limited": self.limited,
             "unavailable": self.unavailable,
+            "other_status": self.other_status,
             "socket_errors": self.socket_errors,
             "timeouts": self.timeouts,
             "p50_ms": self.p50_ms,
@@ -157,8 +166,10 @@ class BookingLoad:
             requests=result["requests"],
             ok=result["ok"],
             refused=result["refused"],
+            limited=result["limited"],
             unavailable=result["unavailable"],
             other=result["other"],
+            other_status=result["other_status"],
             socket_errors=result["socket_errors"],
             timeouts=result["timeouts"],
             p50_ms=result["p50_us"] / 1000,
