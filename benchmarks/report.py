@@ -201,7 +201,8 @@ def statements_tables(results: dict[str, Any]) -> str:
         if name in found:
             s = found[name]
             prepared = (
-                f" (+ {s['prepares']} prepare, {s['prepare_round_trips']} round trip, once per connection)"
+                f" (+ {s['prepares']} prepare(s) in {s['prepare_round_trips']} round trip(s), "
+                "once per pooled connection)"
                 if s.get("prepares")
                 else ""
             )
@@ -285,9 +286,11 @@ def hot_spread_table(results: dict[str, Any]) -> str:
         + (
             "."
             if transactions == booked
-            else f": {transactions - booked} ran while every shard it could pick was held"
-            " (the fast pick never waits; the booking path then runs the waiting pick, which pgbench does not)."
+            else f": {transactions - booked} booked nothing, their fast pick having found no shard it"
+            " could lock without waiting (the booking path then runs the waiting pick, which pgbench does not)."
         ),
+        waits_table(hs),
+        "",
         "p99 latency, ms (hot / spread): "
         + "; ".join(
             f"{c} clients: statement {_ms(hs['statement_hot'][str(c)]['p99_ms'])} / {_ms(hs['statement_spread'][str(c)]['p99_ms'])}, "
@@ -295,6 +298,33 @@ def hot_spread_table(results: dict[str, Any]) -> str:
             for c in hs["clients"]
         )
         + ".",
+    ]
+    return "\n".join(rows)
+
+
+def waits_table(hs: dict[str, Any]) -> str:
+    """What the booking statement's backends waited on, hot against spread, at the
+    most clients (shares of pg_stat_activity samples)."""
+    waits = hs.get("waits")
+    if not waits:
+        return ""
+    clients = str(max(hs["clients"]))
+    hot, spread = waits["statement_hot"][clients], waits["statement_spread"][clients]
+    names = sorted(
+        set(hot) | set(spread), key=lambda w: -(hot.get(w, 0) + spread.get(w, 0))
+    )[:6]
+    rows = [
+        "",
+        f"What the booking statement's backends were doing at {clients} clients (share of "
+        "pg_stat_activity samples every 20 ms; CPU: no wait event, on a core or queued for one). "
+        f"The hot event's 64 shards sit in {hs['hot_shard_heap_pages']} heap page(s).",
+        "",
+        "| wait | hot | spread |",
+        "|---|---|---|",
+    ]
+    rows += [
+        f"| {name} | {hot.get(name, 0) * 100:.0f}% | {spread.get(name, 0) * 100:.0f}% |"
+        for name in names
     ]
     return "\n".join(rows)
 
@@ -342,10 +372,6 @@ def flash_sale_section(results: dict[str, Any]) -> str:
     line(
         "transactions Postgres ended during the sale (give or take the server's readiness checks)",
         lambda r: f"{r['database_transactions']:,}",
-    )
-    line(
-        "sold-out marker in Redis after the sale",
-        lambda r: "set" if r["marker_set"] else "**not set**",
     )
     line("whole run", lambda r: f"{r['elapsed_s']:.2f} s")
     line("problems", lambda r: "; ".join(r["problems"]) if r["problems"] else "none")
