@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -162,3 +163,42 @@ def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     httpx.post(f"{moto_server}/moto-api/reset")
     return moto_server
+
+
+@pytest.fixture(scope="module")
+def live_server(services: None) -> Iterator[str]:
+    """`ticketmania serve` with several worker processes, on this session's
+    database and Redis: concurrent requests really run at once, as in Lambda."""
+    port = free_port()
+    with subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localdev.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as process:
+        base_url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            process.kill()
+            raise AssertionError("ticketmania serve did not start")
+        yield base_url
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)

@@ -1,21 +1,14 @@
 """Never oversold: storms of concurrent bookings through a real HTTP server and through
 the Lambda handler in threads, concurrent idempotent retries, and random histories."""
 
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
-import pytest
 
-from tests.conftest import ROOT
 from tests.factories import (
     auth_header,
     create_event,
@@ -24,50 +17,10 @@ from tests.factories import (
     user_token,
 )
 from tests.lambda_events import invoke, load_event, with_overrides
-from tests.services import free_port
 
 STORM_USERS = 30
 STORM_REQUESTS = 240
 SEATS = 50
-
-
-@pytest.fixture(scope="module")
-def live_server():
-    """`ticketmania serve` with several worker processes, on this session's
-    database and Redis: concurrent requests really run at once, as in Lambda."""
-    port = free_port()
-    with subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "localdev.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "4",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=os.environ.copy(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    ) as process:
-        base_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            process.kill()
-            raise AssertionError("ticketmania serve did not start")
-        yield base_url
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
 
 
 @dataclass

@@ -93,7 +93,7 @@ def _throttle_policy() -> ThrottlePolicy:
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
     dependencies=[Depends(limit_signups)],
-    responses=error_responses(409, 422, 429, 503),
+    responses=error_responses(409, 413, 422, 429, 503),
     summary="Create a user account (role is always 'user')",
 )
 async def signup(body: SignupRequest, session: SessionDep) -> Any:
@@ -105,7 +105,7 @@ async def signup(body: SignupRequest, session: SessionDep) -> Any:
 @router.post(
     "/login",
     response_model=TokenOut,
-    responses=error_responses(401, 422, 429, 503),
+    responses=error_responses(401, 413, 422, 429, 503),
     openapi_extra=_LOGIN_BODY,
     summary="Exchange email and password for a bearer token",
 )
@@ -147,7 +147,7 @@ async def me(user: CurrentUser) -> Any:
     "/password",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    responses=error_responses(401, 403, 422, 429, 503),
+    responses=error_responses(401, 403, 413, 422, 429, 503),
     summary="Change the password; every token issued before stops working",
 )
 async def change_password(

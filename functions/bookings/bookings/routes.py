@@ -41,7 +41,7 @@ IdempotencyKey = Annotated[
             "model": BookingOut,
             "description": "A retry under the same Idempotency-Key: the original",
         },
-        **error_responses(401, 404, 409, 422, 429, 503),
+        **error_responses(401, 404, 409, 413, 422, 429, 503),
     },
     summary="Book seats (never oversold; 409 sold_out, event_closed, limit_exceeded, idempotency_mismatch)",
 )

@@ -60,7 +60,7 @@ async def get_event(id: PathId, session: SessionDep) -> Any:
     "/events",
     status_code=status.HTTP_201_CREATED,
     response_model=EventOut,
-    responses=error_responses(401, 403, 422, 503),
+    responses=error_responses(401, 403, 413, 422, 503),
     summary="Create an event (admin)",
 )
 async def create_event(
@@ -72,7 +72,7 @@ async def create_event(
 @router.patch(
     "/events/{id}",
     response_model=EventOut,
-    responses=error_responses(401, 403, 404, 409, 422, 503),
+    responses=error_responses(401, 403, 404, 409, 413, 422, 503),
     summary="Change any subset of an event's fields (admin); total_seats moves available_seats",
 )
 async def update_event(

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     model_validator,
 )
 
-from ticketmania.listings import EventOut, EventQuery, as_utc
+from ticketmania.listings import EventOut, EventQuery, as_utc, iso_8601_only
 
 __all__ = ["EventCreate", "EventOut", "EventQuery", "EventUpdate"]
 
@@ -28,7 +29,10 @@ def in_the_future(value: datetime) -> datetime:
 
 
 FutureDatetime = Annotated[
-    datetime, AfterValidator(as_utc), AfterValidator(in_the_future)
+    datetime,
+    BeforeValidator(iso_8601_only),
+    AfterValidator(as_utc),
+    AfterValidator(in_the_future),
 ]
 Title = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
@@ -43,7 +47,7 @@ _EXAMPLE: dict[str, Any] = {
     "title": "Flash Sale Live",
     "description": "One night only.",
     "location": "Berlin, Tempodrom",
-    "event_date": "2027-06-01T19:30:00Z",
+    "event_date": "2030-06-01T19:30:00Z",
     "total_seats": 500,
 }
 

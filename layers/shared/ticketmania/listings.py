@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -24,6 +25,7 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -51,7 +53,22 @@ def as_utc(value: datetime) -> datetime:
         raise ValueError("timestamp out of range") from exc
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+_ISO_8601_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+
+def iso_8601_only(value: object) -> object:
+    """A timestamp is an ISO 8601 date-time, as the schema says: not a number
+    pydantic would read as seconds since 1970, nor a bare date."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_8601_DATE_TIME.match(value):
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2027-06-01T19:30:00Z")
+    return value
+
+
+UtcDatetime = Annotated[
+    datetime, BeforeValidator(iso_8601_only), AfterValidator(as_utc)
+]
 
 
 class EventOut(BaseModel):

@@ -69,6 +69,20 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # The framework's only 400: a body it could not even decode. Bad input is
+        # a 422 everywhere else, so here too.
+        return error_response(
+            status=422,
+            detail=[
+                {
+                    "type": "json_invalid",
+                    "loc": ["body"],
+                    "msg": "Body must be valid JSON",
+                }
+            ],
+            code="validation_error",
+        )
     code = CODE_FOR_STATUS.get(exc.status_code, "error")
     return error_response(
         status=exc.status_code, detail=exc.detail, code=code, headers=exc.headers

@@ -14,12 +14,69 @@ ERROR_SCHEMA = {
 }
 
 
+# A 422 keeps FastAPI's shape: `detail` lists what was wrong, and where.
+VALIDATION_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    },
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+                "required": ["loc", "msg", "type"],
+            },
+        },
+        "code": {"type": "string", "enum": ["validation_error"]},
+    },
+    "required": ["detail", "code"],
+}
+
+# Headers some errors carry.
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer"},
+    }
+}
+_HEADERS_BY_STATUS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "The scheme to authenticate with: Bearer",
+            "schema": {"type": "string"},
+        }
+    },
+    429: {
+        **_RETRY_AFTER,
+        "RateLimit-Limit": {"schema": {"type": "integer"}},
+        "RateLimit-Remaining": {"schema": {"type": "integer"}},
+        "RateLimit-Reset": {"schema": {"type": "integer"}},
+    },
+    503: _RETRY_AFTER,
+}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the error statuses a route can answer."""
     return {
         status: {
             "description": CODE_FOR_STATUS.get(status, "error"),
-            "content": {"application/json": {"schema": ERROR_SCHEMA}},
+            "content": {
+                "application/json": {
+                    "schema": VALIDATION_ERROR_SCHEMA if status == 422 else ERROR_SCHEMA
+                }
+            },
+            **(
+                {"headers": _HEADERS_BY_STATUS[status]}
+                if status in _HEADERS_BY_STATUS
+                else {}
+            ),
         }
         for status in statuses
     }
