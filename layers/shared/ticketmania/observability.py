@@ -83,4 +83,7 @@ def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
         measured,
         correlation_id_path=correlation_paths.API_GATEWAY_HTTP,
         clear_state=True,
+        # Never the incoming event, whatever POWERTOOLS_LOGGER_LOG_EVENT says: it
+        # carries the caller's bearer token and, at login, the password.
+        log_event=False,
     )

@@ -21,9 +21,11 @@ _INVOKE_TWICE = """
 import json, sys
 from tests.lambda_events import LambdaContext
 from {module} import handler
+from ticketmania.observability import logger
 event = json.loads(open(sys.argv[1]).read())
 handler(event, LambdaContext())
 handler(event, LambdaContext())
+logger.info("probe: the logger the function logs with")
 """
 
 
@@ -43,7 +45,6 @@ def invoke_in_a_fresh_process(spec):
             "POWERTOOLS_METRICS_NAMESPACE"
         ],
         "POWERTOOLS_LOG_LEVEL": "INFO",
-        "POWERTOOLS_LOGGER_LOG_EVENT": "true",  # one log line per invocation
         "PYTHONPATH": os.pathsep.join(
             [str(ROOT / "layers/shared"), str(spec.code_uri), str(ROOT)]
         ),

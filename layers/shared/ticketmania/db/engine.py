@@ -62,6 +62,8 @@ def pg8000_url(raw_url: str) -> tuple[URL, dict[str, Any]]:
     host = _one(query.get("host"))
     if host and host.startswith("/"):
         connect_args["unix_sock"] = f"{host}/.s.PGSQL.{url.port or 5432}"
+        # A local socket: no TLS to ask for (pg8000 would ask, at a round trip).
+        connect_args.setdefault("ssl_context", False)
     for name in _LIBPQ_ONLY:
         query.pop(name, None)
     url = url.set(drivername="postgresql+pg8000", query=query)

@@ -31,7 +31,14 @@ def run_alone(engine: Engine, statement: str, params: dict[str, Any]) -> list[An
     invalidated when it broke, as any other statement's would. Never retried:
     a connection that fails mid-statement may have committed it.
     """
-    pooled = engine.raw_connection()
+    try:
+        pooled = engine.raw_connection()
+    except (pg8000.Error, OSError) as exc:
+        # The pool hands a driver's connect error on as is; make it what every
+        # other database error is (a 503 when the server cannot be reached).
+        raise DBAPIError.instance(
+            None, None, exc, pg8000.Error, connection_invalidated=True
+        ) from exc
     driver = pooled.dbapi_connection
     try:
         # A transaction left open on the connection (nothing of ours leaves one)

@@ -114,6 +114,16 @@ async def _on_pool_timeout(request: Request, exc: Exception) -> JSONResponse:
     return app_error_response(Unavailable("The service is busy, try again shortly"))
 
 
+async def _on_network_error(request: Request, exc: Exception) -> JSONResponse:
+    # A socket error no driver wrapped (pg8000 lets one through when a server
+    # refuses a connection while shutting down): the backend is unreachable.
+    count("DatabaseUnavailable")
+    logger.warning("network error", extra={"error_type": type(exc).__name__})
+    return app_error_response(
+        Unavailable("The service is unavailable, try again shortly")
+    )
+
+
 async def _on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error")
     return error_response(
@@ -127,4 +137,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(PoolTimeoutError, _on_pool_timeout)
+    app.add_exception_handler(OSError, _on_network_error)
     app.add_exception_handler(Exception, _on_unexpected_error)
