@@ -98,12 +98,22 @@ def main() -> int:
         help="where to write BENCHMARKS.md, the chart and results.json "
         "(default: the repository; a temporary folder with --quick)",
     )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="measure nothing: write BENCHMARKS.md and the chart again from a "
+        "run's results.json (after a change to the report's wording)",
+    )
     args = parser.parse_args()
+    if args.render:
+        results = json.loads(args.render.read_text())
+        _write(results, args.out or ROOT, keep_results=True)
+        return 0
     quick = args.quick
     out = args.out or (Path(tempfile.mkdtemp(prefix="bench-quick-")) if quick else ROOT)
 
     from benchmarks import (
-        chart,
         cold_start,
         flash_sale,
         hot_spread,
@@ -276,12 +286,23 @@ def main() -> int:
         )
     results["machine"]["load_average_end"] = os.getloadavg()
     results["total_seconds"] = elapsed_seconds()
+    _write(results, out, keep_results=False)
+    print(report.results_section(results), file=real_stdout)
+    say(f"total {time.strftime('%M:%S', time.gmtime(elapsed_seconds()))}")
+    return 1 if results.get("failures") else 0
+
+
+def _write(results: dict[str, Any], out: Path, *, keep_results: bool) -> None:
+    """BENCHMARKS.md, the chart and (unless they are being re-rendered) results.json."""
+    from benchmarks import chart, report
+    from benchmarks.progress import say
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "benchmarks").mkdir(exist_ok=True)
-    (out / "benchmarks" / "results.json").write_text(
-        json.dumps(results, indent=1, default=str) + "\n"
-    )
+    if not keep_results:
+        (out / "benchmarks").mkdir(exist_ok=True)
+        (out / "benchmarks" / "results.json").write_text(
+            json.dumps(results, indent=1, default=str) + "\n"
+        )
     if "curve" in results:
         chart.draw(
             results["curve"],
@@ -290,14 +311,8 @@ def main() -> int:
             subtitle=f"{results['machine']['cpus']} cores shared by wrk, the server and Postgres; "
             f"{results['machine']['date']}",
         )
-    text = report.render(results, chart=CHART)
-    (out / "BENCHMARKS.md").write_text(text)
-    print(report.results_section(results), file=real_stdout)
-    say(
-        f"wrote {out / 'BENCHMARKS.md'}, {out / CHART}, {out / 'benchmarks/results.json'}"
-    )
-    say(f"total {time.strftime('%M:%S', time.gmtime(elapsed_seconds()))}")
-    return 1 if results.get("failures") else 0
+    (out / "BENCHMARKS.md").write_text(report.render(results, chart=CHART))
+    say(f"wrote {out / 'BENCHMARKS.md'} and {out / CHART}")
 
 
 def _sale_defaults() -> dict[str, str]:
