@@ -57,7 +57,7 @@ bench: install services
 validate: sam-cli
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM_VENV)/bin/sam validate --lint
 
-# sam build runs the Makefiles of layers/shared and functions/*: they need python3.12 on PATH.
+# sam build runs layers/shared/Makefile and functions/Makefile: they need python3.12 on PATH.
 build: sam-cli
 	PATH="$$(scripts/python312-path.sh):$$PATH" $(SAM_VENV)/bin/sam build
 
