@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,9 +16,10 @@ if TYPE_CHECKING:
     from localdev.embedded import EmbeddedPostgres
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-# Measured on the 2-core machine (BENCHMARKS.md): more workers than this only
-# add contention for the cores that Postgres needs too.
-DEFAULT_WORKERS = 4
+# Measured on the 2-core machine (BENCHMARKS.md): two workers served the most
+# bookings per second; one is clearly slower, more only contend with Postgres
+# for the same cores.
+DEFAULT_WORKERS = 2
 
 
 def project_root() -> Path:
@@ -173,6 +175,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from localdev.gateway import LocalGateway, serving_functions
     from ticketmania.settings import get_settings
@@ -208,17 +211,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # Each worker process builds its own gateway from the environment set
             # above; the embedded Postgres stays with this process, which stops
             # it on the way out of `local_environment` once the workers have.
-            uvicorn.run(
+            config = uvicorn.Config(
                 "localdev.gateway:gateway_for_worker",
                 factory=True,
                 workers=args.workers,
-                host=args.host,
-                port=args.port,
                 lifespan="on",
                 log_level=args.log_level,
                 proxy_headers=False,
             )
+            Multiprocess(config, sockets=[tcp_listener(args.host, args.port)]).run()
     return 0
+
+
+def tcp_listener(host: str, port: int) -> socket.socket:
+    """The workers' shared listening socket, made as a TCP socket by name.
+
+    uvicorn makes it with protocol 0, and asyncio sets TCP_NODELAY only on
+    connections of a socket whose protocol says TCP: every response then waited
+    ~40 ms for the client's delayed ACK between its head and its body
+    (BENCHMARKS.md).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.set_inheritable(True)
+    return listener
 
 
 def build_parser() -> argparse.ArgumentParser:

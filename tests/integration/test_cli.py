@@ -287,3 +287,15 @@ def test_job_command_runs_a_job_and_refuses_an_unknown_one():
     assert '"purged": 0' in result.stdout
     unknown = run_cli("job", "make-coffee")
     assert unknown.returncode == 2 and "relay-outbox" in unknown.stderr
+
+
+def test_the_workers_listening_socket_is_tcp_by_name():
+    # asyncio sets TCP_NODELAY only on connections of a socket whose protocol
+    # says TCP; without it each response waited ~40 ms for a delayed ACK.
+    import socket
+
+    from localdev.cli import tcp_listener
+
+    with tcp_listener("127.0.0.1", 0) as listener:
+        assert listener.proto == socket.IPPROTO_TCP
+        assert listener.get_inheritable()
