@@ -164,14 +164,17 @@ def cancel_booking(
     """Cancel and give the seats back, in one statement that locks one shard."""
     logger.append_keys(booking_id=booking_id)
     booking = _visible_booking(session, booking_id, user)
-    is_cancelled = booking_table.cancel_booking(session, booking.id, now=now)
-    session.commit()
+    event_id = booking.event_id
+    # The reads are done: end their transaction, so the cancellation runs alone
+    # (and commits itself) on a connection of its own.
+    session.rollback()
+    is_cancelled = booking_table.cancel_booking(session, booking_id, now=now)
     session.refresh(booking)
     if not is_cancelled:
         if booking.status == "cancelled":
             raise AlreadyCancelled()
         raise EventClosed("The event has already started")
-    sold_out.seats_given_back(cache, booking.event_id)
+    sold_out.seats_given_back(cache, event_id)
     count("BookingsCancelled")
     return booking
 

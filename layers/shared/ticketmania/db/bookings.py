@@ -298,8 +298,7 @@ def get_booking(session: Session, booking_id: int) -> Booking | None:
     return session.get(Booking, booking_id)
 
 
-_CANCEL_BOOKING = text(
-    """
+_CANCEL_BOOKING = """
     WITH target AS (
       SELECT b.id, b.event_id, e.shard_count
       FROM bookings AS b JOIN events AS e ON e.id = b.event_id
@@ -325,20 +324,29 @@ _CANCEL_BOOKING = text(
       WHERE u.user_id = cancelled.user_id AND u.event_id = cancelled.event_id
     ), message AS (
       INSERT INTO outbox (topic, payload)
-      SELECT :topic, jsonb_build_object('booking_id', id, 'user_id', user_id,
+      SELECT CAST(:topic AS varchar), jsonb_build_object('booking_id', id, 'user_id', user_id,
         'event_id', event_id, 'seats_booked', seats_booked)
       FROM cancelled
     )
     SELECT count(*) FROM cancelled
-    """
-)
+"""
 
 
 def cancel_booking(session: Session, booking_id: int, *, now: datetime) -> bool:
     """Cancel a confirmed booking of an event not yet started, give its seats back
     to one shard, take them off the user's count and write the outbox message: one
-    statement. False: nothing changed (already cancelled, or the event started)."""
-    cancelled = session.scalar(
+    statement that is its own transaction, so the shard is held for that statement
+    only. False: nothing changed (already cancelled, or the event started).
+
+    Runs on a pooled connection of its own: the session must not hold one."""
+    if session.in_transaction():
+        raise RuntimeError(
+            "cancel_booking() runs before the session holds a connection"
+        )
+    bind = session.get_bind()
+    assert isinstance(bind, Engine)  # sessions are bound to the engine
+    ((cancelled,),) = run_alone(
+        bind,
         _CANCEL_BOOKING,
         {"booking_id": booking_id, "now": now, "topic": outbox.BOOKING_CANCELLED},
     )
