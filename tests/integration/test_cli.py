@@ -49,6 +49,27 @@ def wait_for_health(base_url, process, timeout=90):
     raise AssertionError("serve did not become healthy")
 
 
+def serve_one_worker(port: int, env: dict[str, str]) -> subprocess.Popen[str]:
+    """`ticketmania serve` with one worker; stderr kept for the test to read."""
+    return subprocess.Popen(
+        [
+            *CLI,
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def postgres_pids_for(data_dir: Path):
     pids = []
     for process in psutil.process_iter(attrs=["name", "cmdline"]):
@@ -210,23 +231,7 @@ def test_serve_runs_the_jobs_so_a_booking_email_lands_in_the_mail_folder(
         "TICKETMANIA_JOBS": "on",
         "TICKETMANIA_DATA_DIR": str(tmp_path),
     }
-    with subprocess.Popen(
-        [
-            *CLI,
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as process:
+    with serve_one_worker(port, env) as process:
         try:
             base_url = f"http://127.0.0.1:{port}"
             wait_for_health(base_url, process)
@@ -256,23 +261,7 @@ def test_serve_with_jobs_off_runs_none(tmp_path):
         "TICKETMANIA_JOBS": "off",
         "TICKETMANIA_DATA_DIR": str(tmp_path),
     }
-    with subprocess.Popen(
-        [
-            *CLI,
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as process:
+    with serve_one_worker(port, env) as process:
         try:
             wait_for_health(f"http://127.0.0.1:{port}", process)
         finally:

@@ -52,26 +52,15 @@ def users_in_sql(count):
 
 
 def book_in_sql(user_id, event_id, seats, *, cap=10):
-    """The booking path's own statements, as book_seats() runs them."""
+    """The booking path's own statements, as book_seats() runs them: the fast
+    pick, then the waiting one when the fast one may have missed seats."""
     now = datetime.now(UTC)
-    with open_session() as session:
-        attempt = booking_table.book(
-            session,
-            wait=False,
-            user_id=user_id,
-            token_version=0,
-            event_id=event_id,
-            seats=seats,
-            max_seats_per_user=cap,
-            idempotency_key=None,
-            request_hash=None,
-            now=now,
-        )
-    if attempt.may_wait(seats):
+
+    def attempt_once(*, wait):
         with open_session() as session:
-            attempt = booking_table.book(
+            return booking_table.book(
                 session,
-                wait=True,
+                wait=wait,
                 user_id=user_id,
                 token_version=0,
                 event_id=event_id,
@@ -81,6 +70,10 @@ def book_in_sql(user_id, event_id, seats, *, cap=10):
                 request_hash=None,
                 now=now,
             )
+
+    attempt = attempt_once(wait=False)
+    if attempt.may_wait(seats):
+        attempt = attempt_once(wait=True)
     return attempt
 
 
