@@ -107,8 +107,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.render:
-        results = json.loads(args.render.read_text())
-        _write(results, args.out or ROOT, keep_results=True)
+        _write(json.loads(args.render.read_text()), args.out or ROOT, keep_results=True)
         return 0
     quick = args.quick
     out = args.out or (Path(tempfile.mkdtemp(prefix="bench-quick-")) if quick else ROOT)
@@ -192,44 +191,58 @@ def main() -> int:
         (one_row_event,) = seed.create_one_row_events(1, seats=1_000_000_000)
         load = BookingLoad(tokens=tokens, event_id=hot_event)
         server_env = {**os.environ}
-        fleet: dict[tuple[int, bool], servers.Server] = {}
+        fleet: dict[int, servers.Server] = {}
         others: list[servers.Server] = []
         try:
-            say(
-                "starting ticketmania serve with 1, 2, 4, 8 workers, as shipped and with TCP_NODELAY"
-            )
+            say("starting ticketmania serve with 1, 2, 4, 8 workers")
             for workers in http_load.WORKER_COUNTS:
-                for nodelay in (False, True):
-                    fleet[(workers, nodelay)] = servers.ticketmania_serve(
-                        env=server_env, workers=workers, nodelay=nodelay
-                    ).start()
+                fleet[workers] = servers.ticketmania_serve(
+                    env=server_env, workers=workers
+                ).start()
             for server in fleet.values():
                 server.wait_ready()
             decision = _section(
                 results,
                 "workers",
-                lambda: http_load.decide_workers(
-                    fleet, load, rounds=1 if quick else 3, seconds=2 if quick else 4
-                ),
+                lambda: {
+                    **http_load.decide_workers(
+                        fleet,
+                        load,
+                        rounds=1 if quick else 3,
+                        seconds=2 if quick else 4,
+                    ),
+                    "cli_default": _cli_default_workers(),
+                },
             )
-            best = decision["best"] if decision else 4
-            for key in list(fleet):
-                if key[0] != best:
-                    fleet.pop(key).stop()
-            bare = servers.bare_uvicorn(
-                env=server_env, workers=best, nodelay=True
+            best = decision["best"] if decision else _cli_default_workers()
+            for workers in list(fleet):
+                if workers != best:
+                    fleet.pop(workers).stop()
+            bare = servers.bare_uvicorn(env=server_env, workers=best).start()
+            bare_as_bound = servers.bare_uvicorn(
+                env=server_env, workers=best, nodelay=False
             ).start()
-            bare_shipped = servers.bare_uvicorn(env=server_env, workers=best).start()
-            others += [bare, bare_shipped]
+            others += [bare, bare_as_bound]
             bare.wait_ready()
-            bare_shipped.wait_ready()
+            bare_as_bound.wait_ready()
             _section(
                 results,
-                "nagle",
-                lambda: http_load.nagle_check(bare_shipped, bare, load, seconds=2),
+                "one_connection",
+                lambda: {
+                    "workers": best,
+                    **http_load.one_connection(
+                        {
+                            "booking": fleet[best],
+                            "bare": bare,
+                            "bare_as_uvicorn_binds_it": bare_as_bound,
+                        },
+                        load,
+                        seconds=2,
+                    ),
+                },
             )
-            others.remove(bare_shipped)
-            bare_shipped.stop()
+            others.remove(bare_as_bound)
+            bare_as_bound.stop()
             _section(
                 results,
                 "curve",
@@ -237,8 +250,7 @@ def main() -> int:
                     "workers": best,
                     **http_load.curve(
                         services,
-                        booking=fleet[(best, True)],
-                        booking_shipped=fleet[(best, False)],
+                        booking=fleet[best],
                         bare=bare,
                         load=load,
                         one_row_event=one_row_event,
@@ -254,7 +266,7 @@ def main() -> int:
             for server in [*fleet.values(), *others]:
                 server.stop()
             load.close()
-        # The flash sale runs on fresh servers with the product's own per-user
+        # The flash sale runs on a fresh server with the product's own per-user
         # cap and booking rate limit (its 20 attempts per user stay under both).
         sale_env = {
             name: value
@@ -267,13 +279,7 @@ def main() -> int:
             lambda: {
                 "workers": best,
                 "defaults": _sale_defaults(),
-                "nodelay": flash_sale.run(
-                    services,
-                    lambda: servers.ticketmania_serve(
-                        env=sale_env, workers=best, nodelay=True
-                    ),
-                ),
-                "as_shipped": flash_sale.run(
+                **flash_sale.run(
                     services,
                     lambda: servers.ticketmania_serve(env=sale_env, workers=best),
                 ),
@@ -313,6 +319,12 @@ def _write(results: dict[str, Any], out: Path, *, keep_results: bool) -> None:
         )
     (out / "BENCHMARKS.md").write_text(report.render(results, chart=CHART))
     say(f"wrote {out / 'BENCHMARKS.md'} and {out / CHART}")
+
+
+def _cli_default_workers() -> int:
+    from localdev.cli import DEFAULT_WORKERS
+
+    return DEFAULT_WORKERS
 
 
 def _sale_defaults() -> dict[str, str]:

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 SERIES = {
-    "booking": ("POST /bookings, ticketmania serve (TCP_NODELAY)", "tab:blue"),
-    "booking_as_shipped": ("POST /bookings, ticketmania serve as shipped", "tab:cyan"),
+    "booking": ("POST /bookings, ticketmania serve", "tab:blue"),
     "bare": ("bare FastAPI POST, uvicorn (TCP_NODELAY)", "tab:orange"),
     "pgbench_one_row": ("pgbench: one-row booking transaction", "tab:green"),
 }

@@ -1,13 +1,14 @@
 """Bookings through the local server against concurrency, with wrk.
 
 First the worker count: the booking load at 32 connections on `ticketmania
-serve --workers 1, 2, 4, 8`, each both as a developer runs it and with
-TCP_NODELAY (benchmarks/nodelay.py: without it, every multi-worker response
-waits ~40 ms for the client's delayed ACK). Then the curve at 1..128
-connections with the best count: the booking server (with and without
-TCP_NODELAY), the bare FastAPI app under uvicorn with the same workers, and
-pgbench's one-row transaction with as many clients. Variants alternate within
-each round (their order reversed every other round); medians over the rounds.
+serve --workers 1, 2, 4, 8`. Then, with the best count, one connection on the
+server and on the bare FastAPI app under uvicorn, with TCP_NODELAY and as
+uvicorn binds it (the ~40 ms per response that `ticketmania serve` lost to
+Nagle's algorithm until it made its socket itself). Then the curve at 1..128
+connections: the booking server, the bare app with the same workers (with
+TCP_NODELAY, benchmarks/nodelay.py) and pgbench's one-row transaction with as
+many clients. Variants alternate within each round (their order reversed every
+other round); medians over the rounds.
 """
 
 from __future__ import annotations
@@ -50,68 +51,54 @@ def _check(name: str, run: WrkRun) -> None:
 
 
 def decide_workers(
-    fleet: dict[tuple[int, bool], Server],
+    fleet: dict[int, Server],
     load: BookingLoad,
     *,
     rounds: int,
     seconds: float,
 ) -> dict[str, Any]:
-    """Bookings/s at 32 connections per (workers, TCP_NODELAY); the best count."""
+    """Bookings/s at 32 connections per worker count; the best count."""
     for server in fleet.values():
         load.run(server.url, connections=DECISION_CONNECTIONS, seconds=1)  # warm
-    runs: dict[tuple[int, bool], list[dict[str, float]]] = {key: [] for key in fleet}
+    runs: dict[int, list[dict[str, float]]] = {workers: [] for workers in fleet}
     for round_number in range(rounds):
-        keys = list(fleet) if round_number % 2 == 0 else list(reversed(fleet))
-        for key in keys:
+        order = list(fleet) if round_number % 2 == 0 else list(reversed(fleet))
+        for workers in order:
+            server = fleet[workers]
             run = load.run(
-                fleet[key].url, connections=DECISION_CONNECTIONS, seconds=seconds
+                server.url, connections=DECISION_CONNECTIONS, seconds=seconds
             )
-            _check(fleet[key].name, run)
-            runs[key].append(run.as_dict())
+            _check(server.name, run)
+            runs[workers].append(run.as_dict())
             say(
-                f"workers, round {round_number + 1}/{rounds}, {fleet[key].name}: "
+                f"workers, round {round_number + 1}/{rounds}, {server.name}: "
                 f"{run.ok_per_second:.0f} bookings/s, p50 {run.p50_ms:.1f} ms"
             )
-    table = {
-        f"{workers}{'-nodelay' if nodelay else ''}": {
-            "workers": workers,
-            "nodelay": nodelay,
-            **_summary(runs[(workers, nodelay)]),
-        }
-        for workers, nodelay in fleet
-    }
-
-    def best(nodelay: bool) -> int:
-        return int(
-            max(
-                (row for row in table.values() if row["nodelay"] == nodelay),
-                key=lambda row: row["per_second"],
-            )["workers"]
-        )
-
+    table = {str(workers): _summary(runs[workers]) for workers in fleet}
     return {
         "connections": DECISION_CONNECTIONS,
         "rounds": rounds,
         "seconds": seconds,
         "table": table,
-        "best": best(True),
-        "best_as_shipped": best(False),
+        "best": max(fleet, key=lambda workers: table[str(workers)]["per_second"]),
     }
 
 
-def nagle_check(
-    shipped: Server, nodelay: Server, load: BookingLoad, *, seconds: float
+def one_connection(
+    servers: dict[str, Server], load: BookingLoad, *, seconds: float
 ) -> dict[str, Any]:
-    """The bare app at one connection, with and without TCP_NODELAY: the 40 ms."""
+    """Each server at one connection: where Nagle and delayed ACK would show,
+    ~40 ms per response."""
     result = {}
-    for name, server in (("as_shipped", shipped), ("nodelay", nodelay)):
+    for name, server in servers.items():
         run = load.run(server.url, connections=1, seconds=seconds)
+        _check(server.name, run)
         result[name] = {
             "per_second": run.ok_per_second,
             "p50_ms": run.p50_ms,
             "p99_ms": run.p99_ms,
         }
-        say(f"one connection, bare app {name}: p50 {run.p50_ms:.2f} ms")
+        say(f"one connection, {server.name}: p50 {run.p50_ms:.2f} ms")
     return result
 
 
@@ -119,7 +106,6 @@ def curve(
     services: Services,
     *,
     booking: Server,
-    booking_shipped: Server,
     bare: Server,
     load: BookingLoad,
     one_row_event: int,
@@ -128,8 +114,8 @@ def curve(
     seconds: float,
     levels: tuple[int, ...] = CONCURRENCY,
 ) -> dict[str, Any]:
-    variants = ["booking", "booking_as_shipped", "bare", "pgbench_one_row"]
-    servers = {"booking": booking, "booking_as_shipped": booking_shipped, "bare": bare}
+    variants = ["booking", "bare", "pgbench_one_row"]
+    servers = {"booking": booking, "bare": bare}
     runs: dict[str, dict[int, list[dict[str, float]]]] = {
         name: {c: [] for c in levels} for name in variants
     }

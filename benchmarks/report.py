@@ -46,18 +46,16 @@ def workers_table(results: dict[str, Any]) -> str:
         f"Booking load (wrk, {decision['connections']} connections, one hot event, "
         f"{decision['rounds']} alternating rounds of {decision['seconds']:.0f} s, medians):",
         "",
-        "| `--workers` | bookings/s as shipped | p50 / p99 ms | bookings/s with TCP_NODELAY | p50 / p99 ms | rounds (TCP_NODELAY) |",
-        "|---|---|---|---|---|---|",
+        "| `--workers` | bookings/s | p50 / p99 ms | rounds |",
+        "|---|---|---|---|",
     ]
     table = decision["table"]
-    for workers in sorted({row["workers"] for row in table.values()}):
-        shipped, fixed = table.get(str(workers)), table.get(f"{workers}-nodelay")
+    for workers in sorted(table, key=int):
+        row = table[workers]
         rows.append(
-            f"| {workers} | {_f(shipped and shipped['per_second'])} | "
-            f"{_ms(shipped and shipped['p50_ms'])} / {_ms(shipped and shipped['p99_ms'])} | "
-            f"{_f(fixed and fixed['per_second'])} | "
-            f"{_ms(fixed and fixed['p50_ms'])} / {_ms(fixed and fixed['p99_ms'])} | "
-            f"{', '.join(_f(v) for v in fixed['per_second_rounds']) if fixed else '—'} |"
+            f"| {workers} | {_f(row['per_second'])} | "
+            f"{_ms(row['p50_ms'])} / {_ms(row['p99_ms'])} | "
+            f"{', '.join(_f(v) for v in row['per_second_rounds'])} |"
         )
     errors = sum(
         row["non_2xx"] + row["socket_errors"] + row["timeouts"]
@@ -65,21 +63,24 @@ def workers_table(results: dict[str, Any]) -> str:
     )
     rows += [
         "",
-        f"Best with TCP_NODELAY: **{decision['best']} workers**; as shipped: "
-        f"{decision['best_as_shipped']}. Non-2xx answers, socket errors and timeouts "
-        f"over all these runs: {errors}.",
+        f"Best: **{decision['best']} workers**. Non-2xx answers, socket errors and "
+        f"timeouts over all these runs: {errors}.",
     ]
     return "\n".join(rows)
 
 
-def nagle_line(results: dict[str, Any]) -> str:
-    nagle = results.get("nagle")
-    if not nagle:
-        return ""
+def one_connection_line(results: dict[str, Any]) -> str:
+    one = results.get("one_connection")
+    if not one:
+        return _failed(results, "one_connection")
     return (
-        f"The bare FastAPI app under uvicorn with the same workers, one connection: "
-        f"p50 {_ms(nagle['as_shipped']['p50_ms'])} ms as uvicorn binds it, "
-        f"{_ms(nagle['nodelay']['p50_ms'])} ms with TCP_NODELAY."
+        f"One connection, {one['workers']} workers each, p50 (p99) per request: "
+        f"`ticketmania serve` {_ms(one['booking']['p50_ms'])} ms "
+        f"({_ms(one['booking']['p99_ms'])}); the bare FastAPI app under uvicorn "
+        f"{_ms(one['bare']['p50_ms'])} ms ({_ms(one['bare']['p99_ms'])}) with "
+        f"TCP_NODELAY and {_ms(one['bare_as_uvicorn_binds_it']['p50_ms'])} ms "
+        f"({_ms(one['bare_as_uvicorn_binds_it']['p99_ms'])}) as uvicorn binds the "
+        "socket itself."
     )
 
 
@@ -87,7 +88,7 @@ def curve_tables(results: dict[str, Any]) -> str:
     if "curve" not in results:
         return _failed(results, "curve")
     curve = results["curve"]
-    names = ["booking", "booking_as_shipped", "bare", "pgbench_one_row"]
+    names = ["booking", "bare", "pgbench_one_row"]
 
     def cell(name: str, level: int) -> dict[str, Any] | None:
         found: dict[str, Any] | None = curve.get(name, {}).get(str(level))
@@ -98,8 +99,8 @@ def curve_tables(results: dict[str, Any]) -> str:
         f"{curve['rounds']} alternating rounds of {curve['seconds']:.0f} s per point, medians. "
         "Successful requests per second (bookings made; the bare app's 201s; pgbench's committed transactions):",
         "",
-        "| connections | bookings/s, TCP_NODELAY | bookings/s, as shipped | bare FastAPI req/s | pgbench one-row tps | bookings / bare |",
-        "|---|---|---|---|---|---|",
+        "| connections | bookings/s, ticketmania serve | bare FastAPI req/s (TCP_NODELAY) | pgbench one-row tps | bookings / bare |",
+        "|---|---|---|---|---|",
     ]
     for level in curve["levels"]:
         values = {n: cell(n, level) for n in names}
@@ -114,8 +115,8 @@ def curve_tables(results: dict[str, Any]) -> str:
         "",
         "Latency, p50 / p99 in ms:",
         "",
-        "| connections | booking, TCP_NODELAY | booking, as shipped | bare FastAPI | pgbench one-row |",
-        "|---|---|---|---|---|",
+        "| connections | booking, ticketmania serve | bare FastAPI | pgbench one-row |",
+        "|---|---|---|---|",
     ]
     for level in curve["levels"]:
         cells = []
@@ -126,7 +127,7 @@ def curve_tables(results: dict[str, Any]) -> str:
             )
         rows.append(f"| {level} | " + " | ".join(cells) + " |")
     problems = []
-    for name in ("booking", "booking_as_shipped", "bare"):
+    for name in ("booking", "bare"):
         for level, value in curve.get(name, {}).items():
             bad = value["non_2xx"] + value["socket_errors"] + value["timeouts"]
             if bad:
@@ -138,11 +139,7 @@ def curve_tables(results: dict[str, Any]) -> str:
     if problems:
         rows.append("Not every request succeeded: " + "; ".join(problems) + ".")
     else:
-        total = sum(
-            v["requests"]
-            for n in ("booking", "booking_as_shipped")
-            for v in curve.get(n, {}).values()
-        )
+        total = sum(v["requests"] for v in curve.get("booking", {}).values())
         rows.append(
             f"All {total:,} booking requests of the curve were 2xx (no 409, no 503, no socket error)."
         )
@@ -333,56 +330,40 @@ def flash_sale_section(results: dict[str, Any]) -> str:
     if "flash_sale" not in results:
         return _failed(results, "flash_sale")
     sale = results["flash_sale"]
+    sold_out = (
+        f"{sale['seconds_to_sell_out']:.2f} s after {sale['attempts_until_sold_out']:,} attempts"
+        if sale.get("sold_out")
+        else "**not sold out**"
+    )
+    refusals = (
+        f"{sale.get('refusals_after', 0):,} in {sale.get('refusals_after_window_s', 0):.2f} s: "
+        f"**{_f(sale.get('refusals_per_second'))}/s**, p50 {_ms(sale.get('refusal_p50_ms'))} ms, "
+        f"p99 {_ms(sale.get('refusal_p99_ms'))} ms"
+        if sale.get("sold_out")
+        else "—"
+    )
     rows = [
-        "| | TCP_NODELAY | as shipped |",
-        "|---|---|---|",
-    ]
-    runs = [sale["nodelay"], sale["as_shipped"]]
-
-    def line(label: str, render: Any) -> None:
-        rows.append(f"| {label} | " + " | ".join(render(r) for r in runs) + " |")
-
-    line("attempts sent / answered", lambda r: f"{r['attempts']:,} / {r['answers']:,}")
-    line(
-        "answers",
-        lambda r: ", ".join(f"{v:,}: {k}" for k, v in sorted(r["outcomes"].items())),
-    )
-    line(
-        "confirmed seats in the database / unsold seats",
-        lambda r: f"{r['confirmed_seats']:,} / {r['unsold_seats']:,}",
-    )
-    line(
-        "time until sold out (the last booking answered)",
-        lambda r: (
-            f"{r['seconds_to_sell_out']:.2f} s after {r['attempts_until_sold_out']:,} attempts"
-            if r.get("sold_out")
-            else "**not sold out**"
-        ),
-    )
-    line("booking latency p50", lambda r: f"{_ms(r.get('booking_p50_ms'))} ms")
-    line(
-        "refusals after sell-out",
-        lambda r: (
-            "—"
-            if not r.get("sold_out")
-            else f"{r.get('refusals_after', 0):,} in {r.get('refusals_after_window_s', 0):.2f} s: "
-            f"**{_f(r.get('refusals_per_second'))}/s**, p50 {_ms(r.get('refusal_p50_ms'))} ms, p99 {_ms(r.get('refusal_p99_ms'))} ms"
-        ),
-    )
-    line(
-        "transactions Postgres ended during the sale (give or take the server's readiness checks)",
-        lambda r: f"{r['database_transactions']:,}",
-    )
-    line("whole run", lambda r: f"{r['elapsed_s']:.2f} s")
-    line("problems", lambda r: "; ".join(r["problems"]) if r["problems"] else "none")
-    rows.insert(
-        0,
-        f"{runs[0]['attempts']:,} attempts, {runs[0]['users']} users (a different one per attempt, in turn), "
-        f"{runs[0]['connections']} keep-alive connections, one event of {runs[0]['seats']:,} seats "
+        f"{sale['attempts']:,} attempts, {sale['users']} users (a different one per attempt, in turn), "
+        f"{sale['connections']} keep-alive connections, one event of {sale['seats']:,} seats "
         f"(64 shards), a fresh `ticketmania serve --workers {sale['workers']}` with the "
         f"default per-user cap ({sale['defaults']['max_seats_per_user_per_event']} seats) "
-        f"and booking rate limit ({sale['defaults']['rate_limit_booking']} per user):\n",
-    )
+        f"and booking rate limit ({sale['defaults']['rate_limit_booking']} per user):",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| attempts sent / answered | {sale['attempts']:,} / {sale['answers']:,} |",
+        "| answers | "
+        + ", ".join(f"{v:,}: {k}" for k, v in sorted(sale["outcomes"].items()))
+        + " |",
+        f"| confirmed seats in the database / unsold seats | {sale['confirmed_seats']:,} / {sale['unsold_seats']:,} |",
+        f"| time until sold out (the last booking answered) | {sold_out} |",
+        f"| booking latency p50 | {_ms(sale.get('booking_p50_ms'))} ms |",
+        f"| refusals after sell-out | {refusals} |",
+        "| transactions Postgres ended during the sale (give or take the server's "
+        f"readiness checks) | {sale['database_transactions']:,} |",
+        f"| whole run | {sale['elapsed_s']:.2f} s |",
+        f"| problems | {'; '.join(sale['problems']) if sale['problems'] else 'none'} |",
+    ]
     return "\n".join(rows)
 
 
@@ -420,7 +401,7 @@ def results_section(results: dict[str, Any], chart: Path | None = None) -> str:
         "",
         workers_table(results),
         "",
-        nagle_line(results),
+        one_connection_line(results),
         "",
         "The curve:",
         "",
@@ -437,7 +418,7 @@ def results_section(results: dict[str, Any], chart: Path | None = None) -> str:
         "",
         cpu_table(results),
         "",
-        "### 3. Statements under the lock",
+        "### 3. Statements while seats are held",
         "",
         statements_tables(results),
         "",

@@ -55,25 +55,29 @@ def measures(results: dict[str, Any]) -> str:
   other); bookings/s counts 2xx only.
   Beside it, with the same `--workers`: a bare FastAPI app (`benchmarks/bare_app.py`,
   one `async def` POST route parsing the same body into a pydantic model and
-  returning a dict) under uvicorn, fed the same requests; and pgbench with as
+  returning a dict) under uvicorn with TCP_NODELAY, fed the same requests; and pgbench with as
   many clients running the smallest booking transaction on ONE row
   (`BEGIN; UPDATE seat_shards SET available = available - 1 WHERE event_id = :e
   AND shard = 0 AND available >= 1; INSERT INTO bookings ...; COMMIT`, prepared):
   the old design's one hot row, the most a single row lets through. The worker
   count is chosen first, at 32 connections.
-- **TCP_NODELAY** (`benchmarks/nodelay.py`): the servers run both as a developer
-  runs them and through a launcher that only sets TCP_NODELAY on accepted
-  connections (see the decisions below for why).
+- **TCP_NODELAY** (`benchmarks/nodelay.py`): `ticketmania serve` makes its
+  listening socket itself with TCP_NODELAY; the bare app runs under uvicorn
+  through a launcher that sets TCP_NODELAY on accepted connections, so that
+  the baseline does not carry the ~40 ms per response that uvicorn's own
+  multi-worker socket costs. Once, at one connection, the bare app also runs
+  as uvicorn binds the socket, to show that cost beside the server's figure.
 - **CPU per warm invocation** (`benchmarks/cpu.py`): the Lambda handlers called in
   process with the samples of `events/` (built before the timed loop), each call
   timed with `time.process_time()` (this process's CPU: Postgres and Redis are
   other processes), the four handlers alternating round by round, medians. EMF
   metrics are flushed as in Lambda, to /dev/null. The booking books 1 seat on
   an event with seats to spare, as 20 different users in turn.
-- **Statements under the lock** (`benchmarks/lock_statements.py`): pg8000's core
+- **Statements while seats are held** (`benchmarks/lock_statements.py`): pg8000's core
   connection wrapped where every statement leaves it (`execute_simple`,
   `execute_unnamed`, `execute_named`, `prepare_statement`), each wait for the
-  server counted as a round trip, while the handler serves one warm request.
+  server counted as a round trip, while the handler serves one warm request
+  (a booking and a cancellation were served before the ones measured).
   Seats are held from the statement that locks a shard (FOR UPDATE of
   `seat_shards`, or UPDATE of it) to the end of its transaction. The waiting
   pick is forced by holding the only shard of a small event in another
@@ -131,50 +135,55 @@ def _workers_decision(results: dict[str, Any]) -> str:
     decision = results.get("workers")
     if not decision:
         return "- **`--workers`**: not decided in this run (the measurement failed)."
-    table = decision["table"]
+    rows = {int(w): row for w, row in decision["table"].items()}
     best = decision["best"]
-    fixed = {row["workers"]: row for row in table.values() if row["nodelay"]}
-    shipped = {row["workers"]: row for row in table.values() if not row["nodelay"]}
-    top = fixed[best]["per_second"]
+    default = decision.get("cli_default")
+    top = rows[best]["per_second"]
     others = ", ".join(
-        f"{w}: {fixed[w]['per_second']:,.0f}/s ({_pct(fixed[w]['per_second'], top)})"
-        for w in sorted(fixed)
+        f"{w}: {rows[w]['per_second']:,.0f}/s ({_pct(rows[w]['per_second'], top)})"
+        for w in sorted(rows)
         if w != best
     )
-    cap = decision["connections"] / 0.044
-    nagle = results.get("nagle", {})
-    one = ""
-    curve = results.get("curve", {})
-    if "1" in curve.get("booking", {}) and "1" in curve.get("booking_as_shipped", {}):
-        one = (
-            f" At one connection the booking server answers "
-            f"{curve['booking']['1']['per_second']:,.0f} bookings/s with TCP_NODELAY and "
-            f"{curve['booking_as_shipped']['1']['per_second']:,.0f}/s as shipped."
-        )
-    shipped_line = ", ".join(
-        f"{w}: {shipped[w]['per_second']:,.0f}/s" for w in sorted(shipped)
+    agrees = (
+        "the CLI's default" if default == best else f"the CLI's default is {default}"
     )
-    return f"""- **`--workers {best}`** (the CLI default is 4). At 32 connections with
-  TCP_NODELAY, {best} workers did {top:,.0f} bookings/s (median of
-  {decision["rounds"]} rounds); the other counts: {others}. {_overlap(fixed, best)}
-- **A bug in `ticketmania serve` (not fixed here: localdev is not this
-  change's).** With `--workers` above 1, every response waits for the
-  client's delayed ACK: uvicorn binds the shared socket itself as
-  `socket.socket(family)` (protocol 0), asyncio sets TCP_NODELAY only on
-  sockets whose protocol is IPPROTO_TCP, and uvicorn's h11 protocol writes a
-  response's head and body separately, so Nagle's algorithm holds the body
-  back until the ACK (~40 ms on Linux). The bare FastAPI app shows it alone:
-  p50 {nagle.get("as_shipped", {}).get("p50_ms", float("nan")):.1f} ms per
-  request at one connection as shipped, {nagle.get("nodelay", {}).get("p50_ms", float("nan")):.2f} ms
-  with TCP_NODELAY. As shipped, any worker count above 1 is capped near
-  connections / 44 ms ({cap:,.0f}/s at 32 connections) and measured
-  {shipped_line}; one worker escapes the bug (uvicorn binds through the event
-  loop, which sets TCP_NODELAY) but has one process's CPU.{one} The fix is in
-  localdev: bind the socket with `socket.IPPROTO_TCP` (or set TCP_NODELAY on
-  it) and pass it to uvicorn, or set TCP_NODELAY per connection;
-  `benchmarks/nodelay.py` does the latter to measure the server without the bug.
-  The worker count above is decided with TCP_NODELAY; as shipped the best was
-  {decision["best_as_shipped"]}, by a margin the 40 ms cap makes meaningless."""
+    return f"""- **`--workers {best}`** ({agrees}). At {decision["connections"]}
+  connections, {best} workers did {top:,.0f} bookings/s (median of
+  {decision["rounds"]} rounds); the other counts: {others}. {_overlap(rows, best)}
+{_nodelay_decision(results)}"""
+
+
+def _nodelay_decision(results: dict[str, Any]) -> str:
+    one = results.get("one_connection")
+    if not one:
+        return "- **TCP_NODELAY**: not measured in this run."
+    server = one["booking"]["p50_ms"]
+    bare, as_bound = one["bare"]["p50_ms"], one["bare_as_uvicorn_binds_it"]["p50_ms"]
+    history = (
+        "- **TCP_NODELAY**: an earlier run of this benchmark found that "
+        "`ticketmania serve` with more than one worker lost ~44 ms per response "
+        "to Nagle's algorithm and the client's delayed ACK (uvicorn bound the "
+        "shared socket with protocol 0, so asyncio never set TCP_NODELAY); "
+        "localdev/cli.py now makes the socket itself with it (`tcp_listener`)."
+    )
+    if one["workers"] == 1:
+        return (
+            f"{history} With one worker uvicorn binds through the event loop, so "
+            f"this run cannot show it: at one connection the server answers in p50 "
+            f"{server:.2f} ms, the bare app in {bare:.2f} ms, and {as_bound:.2f} ms "
+            "as uvicorn binds it."
+        )
+    verdict = (
+        "the fix holds"
+        if server < as_bound / 2
+        else "**the server is no faster than the bare app with the 40 ms**"
+    )
+    return (
+        f"{history} At one connection, with {one['workers']} workers, the server "
+        f"answers a booking in p50 {server:.2f} ms, against {as_bound:.1f} ms for "
+        f"the bare app as uvicorn binds the socket ({bare:.2f} ms with "
+        f"TCP_NODELAY): {verdict}."
+    )
 
 
 def _shards_decision(results: dict[str, Any]) -> str:
@@ -302,67 +311,78 @@ def _cpu_decision(results: dict[str, Any]) -> str:
     )
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _held(summary: dict[str, Any]) -> str:
+    """The statements that held seats, and how they ran."""
+    held = [entry for entry in summary["detail"] if entry["held_round_trips"]]
+    if not held:
+        return "none"
+    return "; ".join(
+        f"`{entry['statement']}` ({'autocommit' if entry['autocommit'] else 'in a transaction'}, "
+        f"{_n(entry['held_round_trips'], 'round trip')})"
+        for entry in held
+    )
+
+
 def _statements_decision(results: dict[str, Any]) -> str:
     found = results.get("statements")
     if not found:
-        return "- **Statements under the lock**: not measured in this run."
-    booking = found.get("booking", {})
-    waiting = found.get("booking_waiting_pick", {})
-    cancel = found.get("cancel", {})
-    return (
-        f"- **Statements under the lock**: a warm booking sends "
-        f"{booking.get('statements')} statement ({booking.get('round_trips')} round trip), "
-        f"and holds seats only within it ({booking.get('held_round_trips')} round trip); "
-        f"when the fast pick finds every shard held, it sends "
-        f"{waiting.get('statements')} statements, each its own transaction, and holds "
-        f"seats in {waiting.get('held_statements')}. A cancellation sends "
-        f"{cancel.get('statements')} statements in {cancel.get('round_trips')} round trips "
-        f"and holds a shard for {cancel.get('held_statements')} of them "
-        f"({cancel.get('held_round_trips')} round trips): its statement, then COMMIT, "
-        "which pg8000 sends through the extended protocol (parse, bind, execute: "
-        "3 round trips, where the simple protocol needs 1). Not a bug, but the "
-        "cancellation could run like a booking, as one prepared autocommit statement."
-    )
+        return "- **Statements while seats are held**: not measured in this run."
+    parts = []
+    for name, label in (
+        ("booking", "a warm booking"),
+        ("booking_waiting_pick", "a booking whose fast pick finds every shard held"),
+        ("cancel", "a warm cancellation"),
+    ):
+        summary = found.get(name)
+        if not summary:
+            continue
+        parts.append(
+            f"{label} sends {_n(summary['statements'], 'statement')} in "
+            f"{_n(summary['round_trips'], 'round trip')} and holds seats in "
+            f"{summary['held_statements']} of them, for "
+            f"{_n(summary['held_round_trips'], 'round trip')}: {_held(summary)}"
+        )
+    return "- **Statements while seats are held**: " + "; ".join(parts) + "."
 
 
 def _flash_decision(results: dict[str, Any]) -> str:
     sale = results.get("flash_sale")
     if not sale:
         return "- **Flash sale**: not measured in this run."
-    lines = []
-    for name, label in (("nodelay", "with TCP_NODELAY"), ("as_shipped", "as shipped")):
-        run = sale[name]
-        outcome = (
-            "exactly right"
-            if not run["problems"]
-            else "**wrong: " + "; ".join(run["problems"]) + "**"
-        )
-        line = (
-            f"{label}: {run['confirmed_seats']:,} seats confirmed and "
-            f"{run['unsold_seats']:,} unsold ({outcome})"
-        )
-        if run.get("sold_out"):
-            line += (
-                f", sold out {run['seconds_to_sell_out']:.2f} s after the start, then "
-                f"{run.get('refusals_per_second') or 0:,.0f} refusals/s "
-                f"(p50 {run.get('refusal_p50_ms') or float('nan'):.1f} ms)"
-            )
-        else:
-            line += ", **not sold out**"
-        transactions = run["database_transactions"]
+    outcome = (
+        "exactly right"
+        if not sale["problems"]
+        else "**wrong: " + "; ".join(sale["problems"]) + "**"
+    )
+    line = (
+        f"{sale['confirmed_seats']:,} of {sale['seats']:,} seats confirmed and "
+        f"{sale['unsold_seats']:,} unsold ({outcome})"
+    )
+    if sale.get("sold_out"):
         line += (
-            f"; Postgres ended {transactions:,} transactions for its "
-            f"{run['attempts']:,} attempts"
+            f", sold out {sale['seconds_to_sell_out']:.2f} s after the start, then "
+            f"{sale.get('refusals_per_second') or 0:,.0f} refusals/s "
+            f"(p50 {sale.get('refusal_p50_ms') or float('nan'):.1f} ms)"
         )
-        if run.get("sold_out"):
-            reached = transactions > run["confirmed_seats"] + 0.1 * run["attempts"]
-            line += (
-                ": **many refusals reached Postgres despite the sold-out marker**"
-                if reached
-                else ", so the refusals after sell-out were answered from the Redis marker"
-            )
-        lines.append(line)
-    return "- **Flash sale**: " + "; ".join(lines) + "."
+    else:
+        line += ", **not sold out**"
+    transactions = sale["database_transactions"]
+    line += (
+        f"; Postgres ended {transactions:,} transactions for its "
+        f"{sale['attempts']:,} attempts"
+    )
+    if sale.get("sold_out"):
+        reached = transactions > sale["confirmed_seats"] + 0.1 * sale["attempts"]
+        line += (
+            ": **many refusals reached Postgres despite the sold-out marker**"
+            if reached
+            else ", so the refusals after sell-out were answered from the Redis marker"
+        )
+    return "- **Flash sale**: " + line + "."
 
 
 def decisions(results: dict[str, Any]) -> str:

@@ -121,22 +121,15 @@ def _cpu_seconds(parent: psutil.Process) -> float:
     return total
 
 
-def _launcher(nodelay: bool, command: str) -> list[str]:
-    if nodelay:
-        return [sys.executable, "-m", "benchmarks.nodelay", command]
-    if command == "serve":
-        return [sys.executable, "-m", "localdev.cli", "serve"]
-    return [sys.executable, "-m", "uvicorn"]
-
-
-def ticketmania_serve(
-    *, env: dict[str, str], workers: int, nodelay: bool = False
-) -> Server:
-    """`ticketmania serve` as a developer runs it, or with TCP_NODELAY (nodelay.py)."""
+def ticketmania_serve(*, env: dict[str, str], workers: int) -> Server:
+    """`ticketmania serve` as a developer runs it."""
     return Server(
-        f"ticketmania-serve-w{workers}{'-nodelay' if nodelay else ''}",
+        f"ticketmania-serve-w{workers}",
         [
-            *_launcher(nodelay, "serve"),
+            sys.executable,
+            "-m",
+            "localdev.cli",
+            "serve",
             "--workers",
             str(workers),
             "--log-level",
@@ -147,11 +140,16 @@ def ticketmania_serve(
     )
 
 
-def bare_uvicorn(*, env: dict[str, str], workers: int, nodelay: bool = False) -> Server:
+def bare_uvicorn(*, env: dict[str, str], workers: int, nodelay: bool = True) -> Server:
+    """The bare FastAPI app under uvicorn: with TCP_NODELAY (benchmarks/nodelay.py),
+    as `ticketmania serve`'s own socket has it, or as uvicorn binds it."""
+    launcher = "benchmarks.nodelay" if nodelay else "uvicorn"
     return Server(
-        f"bare-fastapi-w{workers}{'-nodelay' if nodelay else ''}",
+        f"bare-fastapi-w{workers}{'' if nodelay else '-as-uvicorn-binds-it'}",
         [
-            *_launcher(nodelay, "uvicorn"),
+            sys.executable,
+            "-m",
+            launcher,
             "benchmarks.bare_app:app",
             "--workers",
             str(workers),
