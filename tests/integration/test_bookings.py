@@ -323,15 +323,16 @@ def test_a_cancelled_events_bookings_stay_readable_as_cancelled(
 ):
     booking = book(client, user[1], event["id"], 2).json()
     client.delete(f"/events/{event['id']}", headers=auth_header(admin))
-    for reader in (user[1], admin):
-        read = client.get(f"/bookings/{booking['id']}", headers=auth_header(reader))
-        assert read.json()["status"] == "cancelled"
-    # The event is gone from every read, its bookings list included.
-    assert_error(
-        client.get(f"/events/{event['id']}/bookings", headers=auth_header(admin)),
-        404,
-        "not_found",
+    assert (
+        client.get(f"/bookings/{booking['id']}", headers=auth_header(user[1])).json()[
+            "status"
+        ]
+        == "cancelled"
     )
+    listed = client.get(
+        f"/events/{event['id']}/bookings", headers=auth_header(admin)
+    ).json()
+    assert [b["status"] for b in listed] == ["cancelled"]
 
 
 # --- cancellation -------------------------------------------------------------------------

@@ -190,9 +190,7 @@ def list_my_bookings(
 def list_event_bookings(
     session: Session, *, event_id: int, limit: int, offset: int
 ) -> tuple[list[Booking], int]:
-    # A cancelled event is gone from every read, its bookings list included (its
-    # rows stay: each booking still reads as cancelled at GET /bookings/{id}).
-    if event_table.get_active_event(session, event_id) is None:
+    if event_table.get_event(session, event_id) is None:
         raise NotFound("Event not found")
     return booking_table.list_event_bookings(
         session, event_id, limit=limit, offset=offset

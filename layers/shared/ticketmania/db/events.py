@@ -80,6 +80,11 @@ def list_events(
     )
 
 
+def get_event(session: Session, event_id: int) -> Event | None:
+    """The event, cancelled or not (an admin reads a cancelled event's history)."""
+    return session.get(Event, event_id)
+
+
 def get_active_event(session: Session, event_id: int) -> Event | None:
     return session.scalar(
         select(Event).where(Event.id == event_id, Event.cancelled_at.is_(None))
