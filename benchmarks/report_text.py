@@ -147,9 +147,20 @@ def _workers_decision(results: dict[str, Any]) -> str:
     agrees = (
         "the CLI's default" if default == best else f"the CLI's default is {default}"
     )
+    below = ""
+    rounds = {w: row["per_second_rounds"] for w, row in rows.items()}
+    if (
+        default in rounds
+        and default != best
+        and max(rounds[default]) < min(rounds[best])
+    ):
+        below = (
+            f" Every round of the default {default} workers fell below every "
+            f"round of {best} in this run."
+        )
     return f"""- **`--workers {best}`** ({agrees}). At {decision["connections"]}
   connections, {best} workers did {top:,.0f} bookings/s (median of
-  {decision["rounds"]} rounds); the other counts: {others}. {_overlap(rows, best)}
+  {decision["rounds"]} rounds); the other counts: {others}. {_overlap(rows, best)}{below}
 {_nodelay_decision(results)}"""
 
 
