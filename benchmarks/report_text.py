@@ -144,9 +144,18 @@ def _workers_decision(results: dict[str, Any]) -> str:
         for w in sorted(rows)
         if w != best
     )
-    agrees = (
-        "the CLI's default" if default == best else f"the CLI's default is {default}"
-    )
+    from localdev.cli import DEFAULT_WORKERS
+
+    if default == best:
+        agrees = "the CLI's default"
+    elif default != DEFAULT_WORKERS:
+        # The default was changed after this run, by what the run measured.
+        agrees = (
+            f"the CLI's default was {default} when this run was made; "
+            f"it is {DEFAULT_WORKERS} now"
+        )
+    else:
+        agrees = f"the CLI's default is {default}"
     below = ""
     rounds = {w: row["per_second_rounds"] for w, row in rows.items()}
     if (

@@ -16,10 +16,11 @@ if TYPE_CHECKING:
     from localdev.embedded import EmbeddedPostgres
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-# Measured on the 2-core machine (BENCHMARKS.md): two workers served the most
-# bookings per second; one is clearly slower, more only contend with Postgres
-# for the same cores.
-DEFAULT_WORKERS = 2
+# Measured on the 2-core machine (BENCHMARKS.md): four workers served the most
+# bookings per second, every round above two's and level with eight's: each
+# worker waits on Postgres for part of every request, so two cores keep more
+# than two busy.
+DEFAULT_WORKERS = 4
 
 
 def project_root() -> Path:
