@@ -118,7 +118,7 @@ def private_postgres(tmp_path, monkeypatch):
 
 
 def test_postgres_restarted_mid_traffic_books_every_retry_exactly_once(
-    private_postgres,
+    private_postgres, monkeypatch
 ):
     from bookings.app import handler
     from ticketmania.db import events as event_table
@@ -140,12 +140,18 @@ def test_postgres_restarted_mid_traffic_books_every_retry_exactly_once(
             title="Outage",
             location="Here",
             event_date=datetime.now(UTC) + timedelta(days=3),
-            total_seats=200,
+            total_seats=10_000,
         )
         session.commit()
         event_id = event.id
     sample = load_event("http_api_bookings_create")
     unavailable = []
+    # The clients book from before the outage until after it, however fast the
+    # machine: the outage starts once each has booked, and each books twice more
+    # once it is over. The cap is raised out of the way of that many bookings.
+    monkeypatch.setattr(get_settings(), "max_seats_per_user_per_event", 1_000)
+    everyone_booked = threading.Barrier(len(user_ids) + 1)
+    outage_over = threading.Event()
 
     def client(user_id):
         token = issue_access_token(
@@ -157,7 +163,9 @@ def test_postgres_restarted_mid_traffic_books_every_retry_exactly_once(
             now=datetime.now(UTC),
         )
         booked = []
-        for _ in range(6):
+        booked_after_outage = 0
+        while booked_after_outage < 2:
+            is_after_outage = outage_over.is_set()
             key = str(uuid.uuid4())
             request = with_overrides(
                 sample,
@@ -176,13 +184,17 @@ def test_postgres_restarted_mid_traffic_books_every_retry_exactly_once(
                 time.sleep(0.1)
             assert answer.status in (200, 201), answer.body
             booked.append((key, answer.json()["id"]))
+            if len(booked) == 1:
+                everyone_booked.wait(timeout=60)
+            booked_after_outage += is_after_outage
             time.sleep(0.05)
         return booked
 
-    with ThreadPoolExecutor(8) as pool:
+    with ThreadPoolExecutor(len(user_ids)) as pool:
         running = [pool.submit(client, user_id) for user_id in user_ids]
-        time.sleep(0.3)
+        everyone_booked.wait(timeout=60)
         restart(down_for=1.5)
+        outage_over.set()
         results = [booking for future in running for booking in future.result()]
 
     assert unavailable, "the outage should have been seen as 503s"
@@ -201,8 +213,8 @@ def test_postgres_restarted_mid_traffic_books_every_retry_exactly_once(
             {"id": event_id},
         ).one()
     assert sorted(results) == sorted(map(tuple, booked_once))  # each retry: one booking
-    assert confirmed == len(results) == 48
-    assert unsold == 200 - confirmed
+    assert confirmed == len(results) >= 3 * len(user_ids)
+    assert unsold == 10_000 - confirmed
     gc.collect()
 
 
