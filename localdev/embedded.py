@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -14,8 +15,13 @@ DATABASE_NAME = "ticketmania"
 
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
-        # Imported here: only local runs without DATABASE_URL need it.
-        from pgserver.postgres_server import get_server
+        # Imported here: only local runs without DATABASE_URL need it. pgserver
+        # asks platformdirs for a runtime folder as it is imported; outside a
+        # login session (a container, CI) XDG_RUNTIME_DIR is unset, and the
+        # fallback platformdirs then warns about (/tmp/runtime-UID) serves.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+            from pgserver.postgres_server import get_server
 
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
