@@ -127,6 +127,14 @@ def client(gateway_app: Any) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture
+def admin(client: TestClient) -> str:
+    """An admin's access token."""
+    from tests.factories import make_admin
+
+    return make_admin(client)[1]
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """moto's server on a loopback port: SQS, SES and S3 over real HTTP."""

@@ -5,14 +5,9 @@ import threading
 import pytest
 from sqlalchemy import func, select, text
 
-from tests.factories import auth_header, book, create_event, make_admin, user_token
+from tests.factories import auth_header, book, create_event, user_token
 from ticketmania.db.engine import get_engine, open_session
 from ticketmania.db.models import Booking, OutboxMessage
-
-
-@pytest.fixture
-def admin(client):
-    return make_admin(client)[1]
 
 
 @pytest.fixture

@@ -8,14 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
-from tests.factories import DEFAULT_PASSWORD, auth_header, event_body, make_admin
+from tests.factories import DEFAULT_PASSWORD, auth_header, event_body
 from ticketmania.db.engine import build_engine, get_engine
 from ticketmania.settings import get_settings
-
-
-@pytest.fixture
-def admin(client):
-    return make_admin(client)[1]
 
 
 def test_oversized_bodies_are_refused(client, admin):

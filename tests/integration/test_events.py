@@ -17,11 +17,6 @@ from ticketmania.db.engine import get_engine, open_session
 from ticketmania.db.models import Booking
 
 
-@pytest.fixture
-def admin(client):
-    return make_admin(client)[1]
-
-
 def assert_error(response, status, code):
     assert response.status_code == status, response.text
     assert response.json()["code"] == code

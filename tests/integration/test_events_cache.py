@@ -9,18 +9,12 @@ from sqlalchemy import event as sa_event
 from tests.factories import (
     auth_header,
     create_event,
-    make_admin,
     take_seats_directly,
 )
 from tests.services import RedisServer, free_port
 from ticketmania.cache import Cache, build_redis, bump_version, get_cache
 from ticketmania.db.engine import get_engine
 from ticketmania.settings import get_settings
-
-
-@pytest.fixture
-def admin(client):
-    return make_admin(client)[1]
 
 
 class DatabaseActivity:

@@ -11,14 +11,8 @@ from tests.factories import (
     create_event,
     future,
     insert_event_directly,
-    make_admin,
 )
 from ticketmania.db.engine import get_engine
-
-
-@pytest.fixture
-def admin(client):
-    return make_admin(client)[1]
 
 
 def ids(response):

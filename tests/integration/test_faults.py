@@ -18,7 +18,6 @@ from tests.factories import (
     auth_header,
     book,
     create_event,
-    make_admin,
     seat_books,
     user_token,
 )
@@ -30,12 +29,6 @@ from ticketmania.cache import Cache, build_redis
 from ticketmania.db.engine import build_engine, get_engine
 from ticketmania.security import issue_access_token
 from ticketmania.settings import get_settings
-
-
-@pytest.fixture
-def admin(client):
-    return make_admin(client)[1]
-
 
 # --- Redis killed while requests flow ----------------------------------------------------------
 

@@ -7,14 +7,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import boto3
-import pytest
 from sqlalchemy import text
 
 from tests.factories import (
     auth_header,
     book,
     create_event,
-    make_admin,
     seat_books,
     take_seats_directly,
     user_token,
@@ -25,11 +23,6 @@ from ticketmania.db.engine import get_engine, open_session
 from ticketmania.jobs import JobInput, run_job
 from ticketmania.jobs.outbox_relay import QueuePublisher, relay_outbox
 from ticketmania.settings import get_settings
-
-
-@pytest.fixture
-def admin(client):
-    return make_admin(client)[1]
 
 
 def mail_files():

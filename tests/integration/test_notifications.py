@@ -9,17 +9,12 @@ import uuid
 import boto3
 import pytest
 
-from tests.factories import auth_header, book, create_event, make_admin, user_token
+from tests.factories import auth_header, book, create_event, user_token
 from tests.lambda_events import LambdaContext
 from ticketmania.db.engine import open_session
 from ticketmania.jobs import run_job
 from ticketmania.jobs.outbox_relay import QueuePublisher, relay_outbox
 from ticketmania.settings import get_settings
-
-
-@pytest.fixture
-def admin(client):
-    return make_admin(client)[1]
 
 
 @pytest.fixture

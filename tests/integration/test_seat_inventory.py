@@ -7,24 +7,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import text
 
 from tests.factories import (
     auth_header,
     create_event,
-    make_admin,
     seat_books,
     user_token,
 )
 from ticketmania.db import bookings as booking_table
 from ticketmania.db.engine import get_engine, open_session
 from ticketmania.settings import get_settings
-
-
-@pytest.fixture
-def admin(client):
-    return make_admin(client)[1]
 
 
 def shards_of(event_id):

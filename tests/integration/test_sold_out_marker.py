@@ -4,16 +4,11 @@ never hide seats given back while a refusal was in flight."""
 
 import pytest
 
-from tests.factories import auth_header, book, create_event, make_admin, user_token
+from tests.factories import auth_header, book, create_event, user_token
 from tests.integration.test_events_cache import DatabaseActivity
 from tests.services import free_port
 from ticketmania import sold_out
 from ticketmania.cache import Cache, build_redis, get_cache
-
-
-@pytest.fixture
-def admin(client):
-    return make_admin(client)[1]
 
 
 def sell_out(client, admin, seats=2):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.factories import create_event, make_admin, user_token
+from tests.factories import create_event, user_token
 from tests.lambda_events import invoke, load_event, with_overrides
 
 
@@ -11,11 +11,6 @@ def handler():
     from events.app import handler
 
     return handler
-
-
-@pytest.fixture
-def admin(client):
-    return make_admin(client)[1]
 
 
 def test_list_event(handler, client, admin):
