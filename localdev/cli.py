@@ -190,11 +190,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
             say("jobs: running on their schedules (TICKETMANIA_JOBS=off to stop them)")
         functions = serving_functions(project_root())
         routes = sum(len(spec.routes) for spec in functions)
+        port = args.port
+        listener = None
+        if args.workers > 1:
+            try:
+                listener = tcp_listener(args.host, args.port)
+            except OSError as exc:
+                say(f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
+                return 1
+            port = listener.getsockname()[1]  # the real one, for --port 0
         say(
             f"serving {routes} routes of {len(functions)} functions on "
-            f"http://{args.host}:{args.port} with {args.workers} worker(s) (docs at /docs)"
+            f"http://{args.host}:{port} with {args.workers} worker(s) (docs at /docs)"
         )
-        if args.workers == 1:
+        if listener is None:
             gateway = LocalGateway(
                 functions,
                 on_shutdown=embedded.stop if embedded is not None else None,
@@ -220,12 +229,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 log_level=args.log_level,
                 proxy_headers=False,
             )
-            Multiprocess(config, sockets=[tcp_listener(args.host, args.port)]).run()
+            with listener:
+                Multiprocess(config, sockets=[listener]).run()
     return 0
 
 
 def tcp_listener(host: str, port: int) -> socket.socket:
-    """The workers' shared listening socket, made as a TCP socket by name.
+    """The workers' shared listening socket, made as a TCP socket by name, so
+    asyncio sets TCP_NODELAY on every connection it accepts from it.
 
     uvicorn makes it with protocol 0, and asyncio sets TCP_NODELAY only on
     connections of a socket whose protocol says TCP: every response then waited

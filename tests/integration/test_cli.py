@@ -278,13 +278,64 @@ def test_job_command_runs_a_job_and_refuses_an_unknown_one():
     assert unknown.returncode == 2 and "relay-outbox" in unknown.stderr
 
 
-def test_the_workers_listening_socket_is_tcp_by_name():
-    # asyncio sets TCP_NODELAY only on connections of a socket whose protocol
-    # says TCP; without it each response waited ~40 ms for a delayed ACK.
+def nodelay_of_accepted_connection(listener) -> int:
+    """TCP_NODELAY on the server side of a connection asyncio accepted from `listener`."""
+    import asyncio
+    import socket
+
+    async def accept_one() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_connect(reader, writer) -> None:
+            peer = writer.get_extra_info("socket")
+            accepted.set_result(peer.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(on_connect, sock=listener)
+        async with server:
+            port = listener.getsockname()[1]
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            nodelay = await asyncio.wait_for(accepted, timeout=10)
+            writer.close()
+            return nodelay
+
+    # A loop of its own, not asyncio.run(): that would also unset (and leak) the
+    # loop the thread already had.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(accept_one())
+    finally:
+        loop.close()
+
+
+def test_the_workers_listening_socket_gives_its_connections_tcp_nodelay():
+    # Without TCP_NODELAY each response waited ~40 ms for a delayed ACK.
     import socket
 
     from localdev.cli import tcp_listener
 
-    with tcp_listener("127.0.0.1", 0) as listener:
-        assert listener.proto == socket.IPPROTO_TCP
-        assert listener.get_inheritable()
+    assert nodelay_of_accepted_connection(tcp_listener("127.0.0.1", 0)) != 0
+    # A socket made as uvicorn makes it (protocol 0) does not: the bug it fixes.
+    as_uvicorn_makes_it = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    as_uvicorn_makes_it.bind(("127.0.0.1", 0))
+    assert nodelay_of_accepted_connection(as_uvicorn_makes_it) == 0
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            env={"TICKETMANIA_JOBS": "off", "TICKETMANIA_DATA_DIR": str(tmp_path)},
+        )
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
