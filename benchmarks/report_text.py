@@ -146,16 +146,13 @@ def _workers_decision(results: dict[str, Any]) -> str:
     )
     from localdev.cli import DEFAULT_WORKERS
 
-    if default == best:
+    if best == DEFAULT_WORKERS:
         agrees = "the CLI's default"
-    elif default != DEFAULT_WORKERS:
-        # The default was changed after this run, by what the run measured.
-        agrees = (
-            f"the CLI's default was {default} when this run was made; "
-            f"it is {DEFAULT_WORKERS} now"
-        )
     else:
-        agrees = f"the CLI's default is {default}"
+        agrees = f"the CLI's default is {DEFAULT_WORKERS}"
+    if default is not None and default != DEFAULT_WORKERS:
+        # The default was changed after this run, by what the run measured.
+        agrees += f"; it was {default} when this run was made"
     below = ""
     rounds = {w: row["per_second_rounds"] for w, row in rows.items()}
     if (
@@ -164,8 +161,8 @@ def _workers_decision(results: dict[str, Any]) -> str:
         and max(rounds[default]) < min(rounds[best])
     ):
         below = (
-            f" Every round of the default {default} workers fell below every "
-            f"round of {best} in this run."
+            f" Every round of the then-default {default} workers fell below "
+            f"every round of {best} in this run."
         )
     return f"""- **`--workers {best}`** ({agrees}). At {decision["connections"]}
   connections, {best} workers did {top:,.0f} bookings/s (median of
@@ -184,7 +181,9 @@ def _nodelay_decision(results: dict[str, Any]) -> str:
         "`ticketmania serve` with more than one worker lost ~44 ms per response "
         "to Nagle's algorithm and the client's delayed ACK (uvicorn bound the "
         "shared socket with protocol 0, so asyncio never set TCP_NODELAY); "
-        "localdev/cli.py now makes the socket itself with it (`tcp_listener`)."
+        "localdev/cli.py now makes the socket itself, as a TCP socket by "
+        "protocol, so asyncio sets TCP_NODELAY on every connection it accepts "
+        "(`tcp_listener`)."
     )
     if one["workers"] == 1:
         return (
