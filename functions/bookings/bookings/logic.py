@@ -169,12 +169,14 @@ def cancel_booking(
     # (and commits itself) on a connection of its own.
     session.rollback()
     is_cancelled = booking_table.cancel_booking(session, booking_id, now=now)
+    if is_cancelled:
+        # First, before any read that could fail: the seats are back for sale.
+        sold_out.seats_given_back(cache, event_id)
     session.refresh(booking)
     if not is_cancelled:
         if booking.status == "cancelled":
             raise AlreadyCancelled()
         raise EventClosed("The event has already started")
-    sold_out.seats_given_back(cache, event_id)
     count("BookingsCancelled")
     return booking
 
