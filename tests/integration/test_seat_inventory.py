@@ -8,14 +8,18 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from tests.factories import (
     auth_header,
+    book,
     create_event,
     seat_books,
     user_token,
 )
+from tests.lambda_events import invoke, load_event, with_overrides
 from ticketmania.db import bookings as booking_table
+from ticketmania.db import events as event_table
 from ticketmania.db.engine import get_engine, open_session
 from ticketmania.settings import get_settings
 
@@ -212,3 +216,86 @@ def test_refusal_by_the_cap_writes_nothing(client, admin):
     assert refused.booking is None and refused.has_seats and not refused.is_within_cap
     books = assert_books_balance(event["id"])
     assert books.confirmed == cap
+
+
+# --- cancellations at once ------------------------------------------------------------
+
+
+def wait_for_lock_waiters(count):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with get_engine().connect() as connection:
+            waiting = connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+        if waiting >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"expected {count} statements waiting on a lock")
+
+
+def cancel_request(booking_id, token):
+    return with_overrides(
+        load_event("http_api_bookings_cancel"),
+        token=token,
+        path_parameters={"id": str(booking_id)},
+    )
+
+
+def cancellation_messages():
+    with get_engine().connect() as connection:
+        return connection.scalar(
+            text("SELECT count(*) FROM outbox WHERE topic = 'booking.cancelled'")
+        )
+
+
+def test_two_cancellations_of_one_booking_at_once_give_its_seats_back_once(
+    client, admin
+):
+    from bookings.app import handler
+
+    event = create_event(client, admin, total_seats=10)
+    _, token = user_token(client)
+    booking = book(client, token, event["id"], 3).json()
+    request = cancel_request(booking["id"], token)
+    # Every shard held, as a resize holds them: both cancellations queue behind it
+    # and then run at once.
+    with Session(get_engine()) as holder, ThreadPoolExecutor(2) as pool:
+        event_table.lock_seats(holder, event["id"])
+        answers = [pool.submit(invoke, handler, request) for _ in range(2)]
+        wait_for_lock_waiters(2)
+        holder.rollback()
+        outcomes = sorted(
+            (answer.status, answer.json().get("code"))
+            for answer in (future.result(timeout=30) for future in answers)
+        )
+    assert outcomes == [(200, None), (409, "already_cancelled")]
+    books = seat_books(event["id"])
+    assert (books.available, books.confirmed) == (10, 0)
+    assert cancellation_messages() == 1
+    # The seats count against the user's allowance no more: they may book 10.
+    assert book(client, token, event["id"], 10).status_code == 201
+
+
+def test_a_cancellation_racing_the_events_cancellation_finds_it_cancelled(
+    client, admin
+):
+    from bookings.app import handler
+
+    event = create_event(client, admin, total_seats=10)
+    _, token = user_token(client)
+    booking = book(client, token, event["id"], 3).json()
+    with Session(get_engine()) as canceller, ThreadPoolExecutor(1) as pool:
+        event_table.lock_seats(canceller, event["id"])
+        answer = pool.submit(invoke, handler, cancel_request(booking["id"], token))
+        wait_for_lock_waiters(1)
+        event_table.cancel_with_bookings(canceller, event["id"], now=datetime.now(UTC))
+        canceller.commit()
+        answer = answer.result(timeout=30)
+    assert (answer.status, answer.json()["code"]) == (409, "already_cancelled")
+    books = seat_books(event["id"])
+    assert (books.available, books.confirmed, books.is_cancelled) == (10, 0, True)
+    assert cancellation_messages() == 0  # the event's own message says it all
