@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, text
 
 from ticketmania.db.engine import pg8000_url
 
+if TYPE_CHECKING:
+    from pgserver.postgres_server import PostgresServer
+
 DATABASE_NAME = "ticketmania"
+
+
+@functools.cache
+def _pgserver_get_server() -> Callable[..., PostgresServer]:
+    """pgserver, imported once and only by local runs without DATABASE_URL.
+
+    pgserver asks platformdirs for a runtime folder as it is imported; outside a
+    login session (a container, CI) XDG_RUNTIME_DIR is unset, and the fallback
+    platformdirs then warns about (/tmp/runtime-UID) serves."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        from pgserver.postgres_server import get_server
+
+    return get_server
 
 
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
-        # Imported here: only local runs without DATABASE_URL need it. pgserver
-        # asks platformdirs for a runtime folder as it is imported; outside a
-        # login session (a container, CI) XDG_RUNTIME_DIR is unset, and the
-        # fallback platformdirs then warns about (/tmp/runtime-UID) serves.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-            from pgserver.postgres_server import get_server
-
+        get_server = _pgserver_get_server()
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self._server = get_server(data_dir, cleanup_mode="stop")

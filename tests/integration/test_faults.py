@@ -147,6 +147,13 @@ def test_postgres_restarted_mid_traffic_books_every_retry_exactly_once(
     outage_over = threading.Event()
 
     def client(user_id):
+        try:
+            return book_through_the_outage(user_id)
+        except BaseException:
+            everyone_booked.abort()  # the main thread stops waiting, and sees why
+            raise
+
+    def book_through_the_outage(user_id):
         token = issue_access_token(
             user_id=user_id,
             role="user",
@@ -185,9 +192,15 @@ def test_postgres_restarted_mid_traffic_books_every_retry_exactly_once(
 
     with ThreadPoolExecutor(len(user_ids)) as pool:
         running = [pool.submit(client, user_id) for user_id in user_ids]
-        everyone_booked.wait(timeout=60)
-        restart(down_for=1.5)
-        outage_over.set()
+        try:
+            everyone_booked.wait(timeout=60)
+            restart(down_for=1.5)
+        except threading.BrokenBarrierError:
+            for future in running:
+                future.result()  # a client's own failure, rather than the barrier's
+            raise
+        finally:
+            outage_over.set()
         results = [booking for future in running for booking in future.result()]
 
     assert unavailable, "the outage should have been seen as 503s"
