@@ -40,27 +40,33 @@ def update_event(
     session: Session, cache: Cache, *, event_id: int, changes: dict[str, Any]
 ) -> Event:
     logger.append_keys(event_id=event_id)
-    if "total_seats" in changes:
-        # Seats first, then the event row: the order every seat change locks in.
-        resize_seats(session, event_id=event_id, total_seats=changes["total_seats"])
+    is_resize = "total_seats" in changes
+    # Seats first, then the event row: the order every seat change locks in.
+    unsold = event_table.lock_seats(session, event_id) if is_resize else []
     event = event_table.lock_active_event(session, event_id)
     if event is None:
         raise NotFound("Event not found")
+    if is_resize:
+        shard_count = resize_seats(
+            session, event, unsold, total_seats=changes["total_seats"]
+        )
+        changes = {**changes, "shard_count": shard_count}
     event = event_table.update_event(session, event, changes)
     session.commit()
     bump_version(cache, LISTING_NAMESPACE)
-    if "total_seats" in changes:
+    if is_resize:
         sold_out.seats_given_back(cache, event_id)
     return event
 
 
-def resize_seats(session: Session, *, event_id: int, total_seats: int) -> None:
-    """Move the unsold seats by the change of the total, under every shard's lock
-    (bookings in flight finish first): booked seats stay booked, and the unsold
-    ones are spread evenly again, over more shards if the event grew."""
-    unsold = event_table.lock_seats(session, event_id)
-    event = event_table.get_active_event(session, event_id)
-    if event is None or not unsold:
+def resize_seats(
+    session: Session, event: Event, unsold: list[int], *, total_seats: int
+) -> int:
+    """Move the unsold seats by the change of the total, with every shard locked
+    (`unsold`: what each holds): booked seats stay booked, and the unsold ones
+    are spread evenly again, over more shards if the event grew. Returns the
+    event's shard count."""
+    if not unsold:
         raise NotFound("Event not found")
     booked = event.total_seats - sum(unsold)
     if total_seats < booked:
@@ -69,9 +75,9 @@ def resize_seats(session: Session, *, event_id: int, total_seats: int) -> None:
         )
     shard_count = max(len(unsold), event_table.shard_count_for(total_seats))
     event_table.set_seats(
-        session, event_id, event_table.spread(total_seats - booked, shard_count)
+        session, event.id, event_table.spread(total_seats - booked, shard_count)
     )
-    event_table.update_event(session, event, {"shard_count": shard_count})
+    return shard_count
 
 
 def cancel_event(

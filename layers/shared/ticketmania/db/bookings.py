@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -207,11 +207,9 @@ def book(
     it takes, in order), count them against the user's cap, write the booking,
     its key and its outbox message. Writes nothing when any guard fails.
 
-    Runs on a pooled connection of its own, so the session must not hold one
-    (a Lambda container's pool has exactly one).
+    Runs on a pooled connection of its own (`run_alone`): the session must not
+    hold one.
     """
-    if session.in_transaction():
-        raise RuntimeError("book() runs before the session holds a connection")
     params = {
         "user_id": user_id,
         "token_version": token_version,
@@ -225,9 +223,7 @@ def book(
     }
     statement = BOOK_FROM_SHARDS_IN_ORDER if wait else BOOK_FROM_ONE_SHARD
     try:
-        bind = session.get_bind()
-        assert isinstance(bind, Engine)  # sessions are bound to the engine
-        (row,) = run_alone(bind, statement, params)
+        (row,) = run_alone(session, statement, params)
     except DBAPIError as exc:
         # A unique violation on the key: another request under it committed first.
         if (sqlstate_of(exc), constraint_of(exc)) != ("23505", "pk_idempotency_keys"):
@@ -338,15 +334,10 @@ def cancel_booking(session: Session, booking_id: int, *, now: datetime) -> bool:
     statement that is its own transaction, so the shard is held for that statement
     only. False: nothing changed (already cancelled, or the event started).
 
-    Runs on a pooled connection of its own: the session must not hold one."""
-    if session.in_transaction():
-        raise RuntimeError(
-            "cancel_booking() runs before the session holds a connection"
-        )
-    bind = session.get_bind()
-    assert isinstance(bind, Engine)  # sessions are bound to the engine
+    Runs on a pooled connection of its own (`run_alone`): the session must not
+    hold one."""
     ((cancelled,),) = run_alone(
-        bind,
+        session,
         _CANCEL_BOOKING,
         {"booking_id": booking_id, "now": now, "topic": outbox.BOOKING_CANCELLED},
     )

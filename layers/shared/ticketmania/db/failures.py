@@ -9,36 +9,31 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ticketmania.errors import AppError, Conflict, InvalidValue, Unavailable
 
-# SQLSTATEs that mean "the database cannot serve this now", not "your request is wrong":
-# lock_not_available, query_canceled (statement_timeout), too_many_connections,
-# admin/crash shutdown and cannot_connect_now; the whole class 08 (connection
-# exception) is added below.
-UNAVAILABLE_SQLSTATES = frozenset(
-    {"55P03", "57014", "53300", "57P01", "57P02", "57P03"}
-)
-
-
 # The server ended the session (terminated, shut down, restarting): whatever was
 # sent after that point never ran, and the connection is dead.
 SERVER_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 
+# SQLSTATEs that mean "the database cannot serve this now", not "your request is
+# wrong": lock_not_available, query_canceled (statement_timeout),
+# too_many_connections, and the server gone; the whole class 08 (connection
+# exception) is added below.
+UNAVAILABLE_SQLSTATES = frozenset({"55P03", "57014", "53300"}) | SERVER_GONE_SQLSTATES
+
 
 def sqlstate_of(exc: DBAPIError) -> str | None:
     """The SQLSTATE pg8000 put in its error, if any."""
-    value = _server_fields(exc).get("C")
+    value = _server_fields(exc.orig).get("C")
     return str(value) if value else None
 
 
 def is_server_gone(driver_error: BaseException | None) -> bool:
     """pg8000's error says the server ended the session (the connection is dead)."""
-    args = getattr(driver_error, "args", ())
-    fields = args[0] if args and isinstance(args[0], dict) else {}
-    return fields.get("C") in SERVER_GONE_SQLSTATES
+    return _server_fields(driver_error).get("C") in SERVER_GONE_SQLSTATES
 
 
 def constraint_of(exc: DBAPIError) -> str | None:
     """The name of the constraint a violation broke, if the server named one."""
-    value = _server_fields(exc).get("n")
+    value = _server_fields(exc.orig).get("n")
     return str(value) if value else None
 
 
@@ -63,7 +58,7 @@ def classify_database_error(exc: DBAPIError) -> AppError | None:
 def loggable_fields(exc: DBAPIError) -> dict[str, Any]:
     """What may be logged of a database error: never its message or parameters,
     which quote values (emails, hashes)."""
-    fields = _server_fields(exc)
+    fields = _server_fields(exc.orig)
     return {
         "sqlstate": fields.get("C"),
         "table": fields.get("t"),
@@ -73,7 +68,7 @@ def loggable_fields(exc: DBAPIError) -> dict[str, Any]:
     }
 
 
-def _server_fields(exc: DBAPIError) -> dict[str, Any]:
+def _server_fields(driver_error: BaseException | None) -> dict[str, Any]:
     # pg8000 raises with the server's ErrorResponse fields as a dict in args[0].
-    args = getattr(exc.orig, "args", ())
+    args = getattr(driver_error, "args", ())
     return args[0] if args and isinstance(args[0], dict) else {}

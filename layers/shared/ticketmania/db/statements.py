@@ -16,6 +16,7 @@ from typing import Any
 import pg8000
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from ticketmania.db.failures import is_server_gone
 
@@ -24,13 +25,21 @@ from ticketmania.db.failures import is_server_gone
 _PREPARED = "ticketmania.prepared"
 
 
-def run_alone(engine: Engine, statement: str, params: dict[str, Any]) -> list[Any]:
-    """Run `statement` (`:name` placeholders) as its own transaction; its rows.
+def run_alone(session: Session, statement: str, params: dict[str, Any]) -> list[Any]:
+    """Run `statement` (`:name` placeholders) as its own transaction, on a pooled
+    connection of the session's engine; its rows.
+
+    The session must hold no connection: a Lambda container's pool has exactly
+    one, and a transaction of the session's own would not see this one's.
 
     Errors come out as SQLAlchemy's DBAPIError subclasses, with the connection
     invalidated when it broke, as any other statement's would. Never retried:
     a connection that fails mid-statement may have committed it.
     """
+    if session.in_transaction():
+        raise RuntimeError("run_alone() runs before the session holds a connection")
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)  # sessions are bound to the engine
     try:
         pooled = engine.raw_connection()
     except (pg8000.Error, OSError) as exc:
