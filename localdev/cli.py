@@ -9,6 +9,7 @@ import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -119,7 +120,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_job(args: argparse.Namespace) -> int:
     import json
-    from datetime import date
 
     from ticketmania.jobs import JOBS, JobInput, run_job
 
@@ -132,7 +132,7 @@ def cmd_job(args: argparse.Namespace) -> int:
             args.name,
             JobInput(
                 repair=args.repair,
-                day=date.fromisoformat(args.date) if args.date else None,
+                day=args.date,
             ),
         )
     print(json.dumps({"job": args.name, **outcome}, default=str))
@@ -251,6 +251,15 @@ def tcp_listener(host: str, port: int) -> socket.socket:
     return listener
 
 
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a day: YYYY-MM-DD"
+        ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ticketmania", description="TicketMania local tools"
@@ -281,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--repair", action="store_true", help="reconcile-seats: fix what drifted"
     )
     job.add_argument(
-        "--date", help="sales-report: the day (YYYY-MM-DD; default yesterday, UTC)"
+        "--date",
+        type=_day,
+        help="sales-report: the day (YYYY-MM-DD; default yesterday, UTC)",
     )
     job.set_defaults(run=cmd_job)
 

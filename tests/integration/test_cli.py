@@ -278,6 +278,13 @@ def test_job_command_runs_a_job_and_refuses_an_unknown_one():
     assert unknown.returncode == 2 and "relay-outbox" in unknown.stderr
 
 
+def test_job_command_refuses_a_day_that_is_not_one_in_one_line():
+    result = run_cli("job", "sales-report", "--date", "26/11/2026")
+    assert result.returncode == 2
+    assert "is not a day: YYYY-MM-DD" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def nodelay_of_accepted_connection(listener) -> int:
     """TCP_NODELAY on the server side of a connection asyncio accepted from `listener`."""
     import asyncio

@@ -17,7 +17,6 @@ import json
 import re
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
@@ -32,10 +31,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy.orm import Session
 
 from ticketmania.cache import Cache, read_versioned, write_versioned
 from ticketmania.db import events as event_table
+from ticketmania.db.engine import SessionOpener
 from ticketmania.db.events import EventFilter, EventSort
 from ticketmania.observability import count, logger
 from ticketmania.web.params import Page
@@ -152,9 +151,6 @@ class EventQuery(Page):
             ]
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-SessionOpener = Callable[[], AbstractContextManager[Session]]
 
 
 @dataclass(frozen=True)

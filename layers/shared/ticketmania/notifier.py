@@ -10,17 +10,12 @@ rolls its claim back, so the retry sends it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from ticketmania.db import notifications, outbox
+from ticketmania.db.engine import SessionOpener
 from ticketmania.mail import Mailbox, compose
 from ticketmania.observability import count, logger
-
-SessionOpener = Callable[[], AbstractContextManager[Session]]
 
 
 class MalformedMessage(ValueError):

@@ -6,8 +6,8 @@ import functools
 import select
 import ssl
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pg8000
@@ -163,6 +163,11 @@ def get_engine() -> Engine:
 @functools.cache
 def _session_factory() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+# What the jobs and the listing are handed to open their sessions: `open_session`
+# in production, whatever a test needs otherwise.
+SessionOpener = Callable[[], AbstractContextManager[Session]]
 
 
 @contextmanager

@@ -4,8 +4,8 @@ first visitor after a deploy or a Redis flush is served from the cache."""
 from __future__ import annotations
 
 from ticketmania.cache import Cache
+from ticketmania.db.engine import SessionOpener
 from ticketmania.listings import EventQuery, refresh_listing
-from ticketmania.notifier import SessionOpener
 
 PAGES = 3
 

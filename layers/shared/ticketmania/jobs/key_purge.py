@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from ticketmania.notifier import SessionOpener
+from ticketmania.db.engine import SessionOpener
 
 KEEP = timedelta(hours=24)
 BATCH = 1000

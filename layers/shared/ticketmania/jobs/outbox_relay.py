@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ticketmania.db import outbox
+from ticketmania.db.engine import SessionOpener
 from ticketmania.mail import Mailbox
-from ticketmania.notifier import SessionOpener, notify
+from ticketmania.notifier import notify
 from ticketmania.observability import count, logger
 
 BATCH = 10  # SQS takes at most 10 messages per SendMessageBatch

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import text
 
-from ticketmania.notifier import SessionOpener
+from ticketmania.db.engine import SessionOpener
 
 COLUMNS = (
     "event_id",

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ticketmania.db import events as event_table
-from ticketmania.notifier import SessionOpener
+from ticketmania.db.engine import SessionOpener
 from ticketmania.observability import count, logger
 
 RECONCILE_LOCK_ID = 727_100_002
