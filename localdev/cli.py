@@ -178,7 +178,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from localdev.gateway import LocalGateway, serving_functions
+    from localdev.gateway import gateway_for, serving_functions
     from ticketmania.settings import get_settings
 
     with local_environment(with_cache=True) as embedded:
@@ -204,8 +204,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"http://{args.host}:{port} with {args.workers} worker(s) (docs at /docs)"
         )
         if listener is None:
-            gateway = LocalGateway(
-                functions,
+            gateway = gateway_for(
+                project_root(),
                 on_shutdown=embedded.stop if embedded is not None else None,
             )
             uvicorn.run(

@@ -17,20 +17,16 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 
 from localdev.docs import build_docs_app, is_docs_path, merge_openapi
-from localdev.template import FunctionSpec, HttpRoute, read_functions
+from localdev.template import (
+    CorsRules,
+    FunctionSpec,
+    HttpRoute,
+    read_cors,
+    read_functions,
+)
 from ticketmania.observability import REQUEST_KEYS, logger
 from ticketmania.settings import get_settings
 from ticketmania.web.response_headers import ALWAYS
-
-# What a browser's script may read of a response, as template.yaml's CORS says.
-EXPOSED_HEADERS = [
-    "X-Total-Count",
-    "Link",
-    "Retry-After",
-    "RateLimit-Limit",
-    "RateLimit-Remaining",
-    "RateLimit-Reset",
-]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -54,6 +50,7 @@ class LocalGateway:
         self,
         functions: list[FunctionSpec],
         *,
+        cors: CorsRules,
         on_shutdown: Callable[[], None] | None = None,
     ) -> None:
         self.routes: list[tuple[HttpRoute, ASGIApp]] = []
@@ -66,7 +63,8 @@ class LocalGateway:
         self.routes.sort(key=lambda entry: entry[0].path.count("{"))
         self.docs = build_docs_app(merge_openapi(apps))
         self.on_shutdown = on_shutdown
-        # CORS as API Gateway answers it in AWS (CorsAllowOrigins there).
+        # CORS as API Gateway answers it in AWS: template.yaml's rules, for the
+        # origins CORS_ALLOW_ORIGINS names (the CorsAllowOrigins parameter there).
         origins = [
             origin.strip()
             for origin in get_settings().cors_allow_origins.split(",")
@@ -76,10 +74,10 @@ class LocalGateway:
             CORSMiddleware(
                 self._route,
                 allow_origins=origins,
-                allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-                allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
-                expose_headers=EXPOSED_HEADERS,
-                max_age=600,
+                allow_methods=cors.allow_methods,
+                allow_headers=cors.allow_headers,
+                expose_headers=cors.expose_headers,
+                max_age=cors.max_age,
             )
             if origins
             else self._route
@@ -147,9 +145,20 @@ def serving_functions(root: Path) -> list[FunctionSpec]:
     return [spec for spec in read_functions(root / "template.yaml") if spec.routes]
 
 
+def gateway_for(
+    root: Path, *, on_shutdown: Callable[[], None] | None = None
+) -> LocalGateway:
+    """The gateway of the project's template.yaml: its routes and its CORS rules."""
+    return LocalGateway(
+        serving_functions(root),
+        cors=read_cors(root / "template.yaml"),
+        on_shutdown=on_shutdown,
+    )
+
+
 def gateway_for_worker() -> LocalGateway:
     """A worker process's gateway (`ticketmania serve --workers N`): the parent
     process has prepared the environment (database, key, cache) already."""
     from localdev.cli import project_root
 
-    return LocalGateway(serving_functions(project_root()))
+    return gateway_for(project_root())

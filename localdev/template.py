@@ -61,6 +61,17 @@ class FunctionSpec:
         return self.handler.rsplit(".", 1)[0]
 
 
+@dataclass(frozen=True)
+class CorsRules:
+    """The HTTP API's CorsConfiguration, all but its origins (a stack parameter in
+    AWS, CORS_ALLOW_ORIGINS locally)."""
+
+    allow_headers: tuple[str, ...]
+    allow_methods: tuple[str, ...]
+    expose_headers: tuple[str, ...]
+    max_age: int
+
+
 def load_template(path: Path) -> dict[str, Any]:
     with path.open() as file:
         document = yaml.load(file, Loader=_CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
@@ -110,3 +121,21 @@ def read_functions(path: Path) -> list[FunctionSpec]:
             )
         )
     return functions
+
+
+def read_cors(path: Path) -> CorsRules:
+    """The CORS rules of the template's HTTP API."""
+    for resource in load_template(path).get("Resources", {}).values():
+        if resource.get("Type") != "AWS::Serverless::HttpApi":
+            continue
+        config = resource.get("Properties", {}).get("CorsConfiguration")
+        if isinstance(config, list):  # !If [condition, when true, when false]
+            config = config[1]
+        if isinstance(config, dict):
+            return CorsRules(
+                allow_headers=tuple(config["AllowHeaders"]),
+                allow_methods=tuple(config["AllowMethods"]),
+                expose_headers=tuple(config["ExposeHeaders"]),
+                max_age=int(config["MaxAge"]),
+            )
+    raise ValueError(f"{path} declares no HttpApi with a CorsConfiguration")

@@ -114,11 +114,9 @@ def clean_state(services: None) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def gateway_app(services: None) -> Any:
     """Every function's app behind the local gateway: the same routing as `ticketmania serve`."""
-    from localdev.gateway import LocalGateway
-    from localdev.template import read_functions
+    from localdev.gateway import gateway_for
 
-    functions = [spec for spec in read_functions(ROOT / "template.yaml") if spec.routes]
-    return LocalGateway(functions)
+    return gateway_for(ROOT)
 
 
 @pytest.fixture

@@ -161,11 +161,11 @@ def test_a_405_says_which_methods_are_allowed(client):
 
 
 def test_cors_only_for_the_configured_origins(monkeypatch):
-    from localdev.gateway import LocalGateway, serving_functions
+    from localdev.gateway import gateway_for
     from tests.conftest import ROOT
 
     monkeypatch.setattr(get_settings(), "cors_allow_origins", "https://tickets.example")
-    with TestClient(LocalGateway(serving_functions(ROOT))) as browser:
+    with TestClient(gateway_for(ROOT)) as browser:
         allowed = browser.options(
             "/events",
             headers={
@@ -178,6 +178,10 @@ def test_cors_only_for_the_configured_origins(monkeypatch):
         )
         listed = browser.get("/events", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in listed.headers
+        # template.yaml's rules: a page's script may read the list headers.
+        listed = browser.get("/events", headers={"Origin": "https://tickets.example"})
+        exposed = listed.headers["access-control-expose-headers"]
+        assert "X-Total-Count" in exposed and "RateLimit-Reset" in exposed
 
 
 def test_no_cors_by_default(client):
