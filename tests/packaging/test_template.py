@@ -119,3 +119,11 @@ def test_every_job_is_scheduled_as_often_as_the_registry_says():
                 seconds = 86400
             scheduled[json.loads(schedule.input)["job"]] = seconds
     assert scheduled == {name: job.every_seconds for name, job in JOBS.items()}
+
+
+def test_env_local_json_sets_only_variables_the_template_declares():
+    # sam local applies an env_vars entry only to a variable the function
+    # declares: any other would be silently ignored.
+    declared = {name for spec in FUNCTIONS for name in spec.environment}
+    local = json.loads((ROOT / "env.local.json").read_text())["Parameters"]
+    assert set(local) <= declared, set(local) - declared
