@@ -41,6 +41,7 @@ def update_event(
 ) -> Event:
     logger.append_keys(event_id=event_id)
     is_resize = "total_seats" in changes
+    event_table.lock_for_admin_write(session, event_id)
     # Seats first, then the event row: the order every seat change locks in.
     unsold = event_table.lock_seats(session, event_id) if is_resize else []
     event = event_table.lock_active_event(session, event_id)
@@ -85,6 +86,7 @@ def cancel_event(
 ) -> int:
     """Hide the event and cancel its bookings, keeping every row. Returns bookings cancelled."""
     logger.append_keys(event_id=event_id)
+    event_table.lock_for_admin_write(session, event_id)
     # Every shard first: bookings in flight finish, later ones wait and then see
     # the event cancelled.
     event_table.lock_seats(session, event_id)

@@ -41,7 +41,7 @@ _BOOKING_COLUMNS = (
 # the waiting pick.
 _PICK_ONE_SHARD = """
 pick AS (
-  SELECT s.shard, CAST(:seats AS int) AS seats
+  SELECT s.shard, s.available, CAST(:seats AS int) AS seats
   FROM seat_shards AS s
   WHERE s.event_id = :event_id AND s.available >= :seats
   ORDER BY random()
@@ -64,7 +64,7 @@ locked AS (
   ORDER BY s.shard
   FOR UPDATE OF s
 ), pick AS (
-  SELECT shard, least(available, CAST(:seats AS int) - before) AS seats
+  SELECT shard, available, least(available, CAST(:seats AS int) - before) AS seats
   FROM (
     SELECT shard, available,
            coalesce(sum(available) OVER (ORDER BY shard
@@ -104,7 +104,10 @@ _BOOK_AFTER_PICK = """
   WHERE u.seats + EXCLUDED.seats <= :cap
   RETURNING u.seats
 ), taken AS (
-  UPDATE seat_shards AS s SET available = s.available - pick.seats
+  -- From the count the pick locked, not the row as this statement's snapshot
+  -- had it: seats given back to the shard while the pick waited are in the
+  -- former only (the snapshot's 1 - 2 broke the CHECK: a 409 for real seats).
+  UPDATE seat_shards AS s SET available = pick.available - pick.seats
   FROM pick
   WHERE s.event_id = :event_id AND s.shard = pick.shard
     AND EXISTS (SELECT 1 FROM allowance)

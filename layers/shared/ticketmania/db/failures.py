@@ -15,9 +15,12 @@ SERVER_GONE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 
 # SQLSTATEs that mean "the database cannot serve this now", not "your request is
 # wrong": lock_not_available, query_canceled (statement_timeout),
-# too_many_connections, and the server gone; the whole class 08 (connection
-# exception) is added below.
-UNAVAILABLE_SQLSTATES = frozenset({"55P03", "57014", "53300"}) | SERVER_GONE_SQLSTATES
+# too_many_connections, serialization_failure and deadlock_detected (the
+# transaction was rolled back whole: the same request may simply be sent again),
+# and the server gone; the whole class 08 (connection exception) is added below.
+UNAVAILABLE_SQLSTATES = (
+    frozenset({"55P03", "57014", "53300", "40001", "40P01"}) | SERVER_GONE_SQLSTATES
+)
 
 
 def sqlstate_of(exc: DBAPIError) -> str | None:

@@ -83,6 +83,7 @@ def find_drifts(session: Session) -> list[Drift]:
 def repair_event(session: Session, event_id: int) -> None:
     """Rewrite the event's shards and users' counts from its bookings, with every
     shard locked so no booking or cancellation moves meanwhile."""
+    event_table.lock_for_admin_write(session, event_id)
     shard_count = len(event_table.lock_seats(session, event_id))
     (total, confirmed) = session.execute(
         text(
