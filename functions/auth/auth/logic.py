@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from auth.throttle import ThrottlePolicy, count_attempt, forget_attempts
+from ticketmania import token_versions
 from ticketmania.cache import Cache
 from ticketmania.db import users
 from ticketmania.db.models import User
@@ -48,6 +49,8 @@ def log_in(
     lifetime: timedelta,
     now: datetime,
 ) -> IssuedToken:
+    # Counted and looked up as signup stored it, however it was typed.
+    email = users.canonical_email(email)
     count_attempt(cache, policy, email=email, client=client)
     user = users.find_user_by_email(session, email)
     # Unknown email still verifies a hash, so both failures take the same time.
@@ -57,6 +60,8 @@ def log_in(
     if user is None or not is_valid:
         raise InvalidCredentials()
     forget_attempts(cache, email=email, client=client)
+    # The booking path then finds the version in Redis, with no database read.
+    token_versions.remember(cache, user.id, user.token_version)
     token = issue_access_token(
         user_id=user.id,
         role=user.role,
@@ -83,6 +88,12 @@ def change_password(
     count_attempt(cache, policy, email=user.email, client=client)
     if not verify_password(current_password, user.password_hash):
         raise Forbidden("The current password is wrong")
-    users.change_password_hash(session, user, hash_password(new_password))
+    password_hash = hash_password(new_password)
+    # Before the commit, so no booking trusts the old version from Redis once the
+    # new one is the truth; after it, the new one, so the old tokens are refused
+    # from Redis (ticketmania/token_versions.py).
+    token_versions.forget_before_change(cache, user.id)
+    users.change_password_hash(session, user, password_hash)
     session.commit()
+    token_versions.remember_after_change(cache, user.id, user.token_version)
     forget_attempts(cache, email=user.email, client=client)

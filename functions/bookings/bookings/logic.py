@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from ticketmania import sold_out
+from ticketmania.admission import admit_booking
 from ticketmania.cache import Cache
 from ticketmania.db import bookings as booking_table
 from ticketmania.db import events as event_table
@@ -41,6 +43,7 @@ from ticketmania.errors import (
     SoldOut,
 )
 from ticketmania.observability import count, logger
+from ticketmania.rate_limits import Allowance, RateLimit
 from ticketmania.security import TokenClaims
 
 
@@ -62,6 +65,15 @@ def _sold_out(seats_left: int) -> SoldOut:
     return SoldOut(f"Only {seats_left} seats left")
 
 
+@dataclass(frozen=True)
+class BookingOutcome:
+    booking: Booking
+    # False: a retry under the same Idempotency-Key, answered with the original.
+    is_new: bool
+    # What is left of the user's booking rate (None: it could not be counted).
+    allowance: Allowance | None
+
+
 def book_seats(
     session: Session,
     cache: Cache,
@@ -71,21 +83,29 @@ def book_seats(
     seats: int,
     idempotency_key: str | None,
     max_seats_per_user: int,
+    booking_rate: RateLimit,
     now: datetime,
-) -> tuple[Booking, bool]:
-    """Book seats for the token's user. Returns the booking and whether it is new
-    (False: a retry under the same Idempotency-Key, answered with the original)."""
+) -> BookingOutcome:
+    """Book seats for the token's user, or answer a retry with the original."""
     logger.append_keys(event_id=event_id)
+    # First: a revoked token or a user past their rate goes no further.
+    admission = admit_booking(
+        session, cache, claims=claims, event_id=event_id, limit=booking_rate
+    )
     digest = request_hash(event_id=event_id, seats_booked=seats)
-    marker = sold_out.read_marker(cache, event_id)
-    if marker.is_sold_out:
+
+    def outcome(booking: Booking, *, is_new: bool) -> BookingOutcome:
+        return BookingOutcome(
+            booking=booking, is_new=is_new, allowance=admission.allowance
+        )
+
+    if admission.marker.is_sold_out:
         # A retry is answered before any other rule: the original stands.
-        if idempotency_key is not None:
-            prior = booking_table.find_prior_request(
-                session, user_id=claims.user_id, idempotency_key=idempotency_key
+        prior = _find_prior(session, claims, idempotency_key)
+        if prior is not None:
+            return outcome(
+                _replay(prior.booking, prior.request_hash, digest), is_new=False
             )
-            if prior is not None:
-                return _replay(prior.booking, prior.request_hash, digest), False
         raise _sold_out(0)
 
     def attempt(*, wait: bool) -> booking_table.BookingAttempt:
@@ -109,11 +129,22 @@ def book_seats(
         logger.append_keys(booking_id=result.booking.id)
         count("BookingsMade")
         count("SeatsBooked", seats)
-        return result.booking, True
-    if result.is_key_taken or result.prior is not None:
-        return _replay_prior(session, result, claims, idempotency_key, digest), False
-    if not result.is_token_current:
+        return outcome(result.booking, is_new=True)
+    if not result.is_token_current:  # revoked since it was admitted
         raise InvalidToken()
+    if result.prior is not None:
+        return outcome(
+            _replay(result.prior, result.prior_request_hash, digest), is_new=False
+        )
+    # A request under the same key may have committed while this one ran: it
+    # held the seats or the allowance this one waited for, or took the key
+    # first. Its booking is the answer, not this one's refusal; read in a
+    # statement of its own, as this one's snapshot began before that commit.
+    prior = _find_prior(session, claims, idempotency_key)
+    if prior is not None:
+        return outcome(_replay(prior.booking, prior.request_hash, digest), is_new=False)
+    if result.is_key_taken:  # keys are never deleted while their booking stands
+        raise AssertionError("an Idempotency-Key was taken by a booking that is gone")
     if not result.is_event_found:
         raise NotFound("Event not found")
     if not result.is_event_open or (result.has_seats and not result.is_event_open_now):
@@ -124,26 +155,18 @@ def book_seats(
             f"At most {max_seats_per_user} seats per user on this event; you can book {left} more"
         )
     if result.seats_left == 0:
-        sold_out.mark_sold_out(cache, event_id, generation=marker.generation)
+        sold_out.mark_sold_out(cache, event_id, generation=admission.marker.generation)
     raise _sold_out(result.seats_left)
 
 
-def _replay_prior(
-    session: Session,
-    result: booking_table.BookingAttempt,
-    claims: TokenClaims,
-    idempotency_key: str | None,
-    digest: str,
-) -> Booking:
-    if result.prior is not None:
-        return _replay(result.prior, result.prior_request_hash, digest)
-    # A concurrent request under the same key committed first: its booking stands.
-    assert idempotency_key is not None  # only a key can be taken
-    prior = booking_table.find_prior_request(
+def _find_prior(
+    session: Session, claims: TokenClaims, idempotency_key: str | None
+) -> booking_table.PriorRequest | None:
+    if idempotency_key is None:
+        return None
+    return booking_table.find_prior_request(
         session, user_id=claims.user_id, idempotency_key=idempotency_key
     )
-    assert prior is not None  # keys are never deleted while their booking stands
-    return _replay(prior.booking, prior.request_hash, digest)
 
 
 def _visible_booking(session: Session, booking_id: int, user: User) -> Booking:

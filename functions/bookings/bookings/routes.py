@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Header, Request, Response, status
 from bookings import logic
 from bookings.schemas import BookingCreate, BookingOut
 from ticketmania.cache import get_cache
+from ticketmania.rate_limits import parsed
 from ticketmania.settings import get_settings
 from ticketmania.web.deps import CurrentAdmin, CurrentUser, SessionDep, TokenClaimsDep
-from ticketmania.web.limits import limit_bookings
 from ticketmania.web.list_headers import page_headers
 from ticketmania.web.params import Page, PathId, query_model, query_model_doc
 from ticketmania.web.response_docs import error_responses, list_response_doc
@@ -35,7 +35,6 @@ IdempotencyKey = Annotated[
     "/bookings",
     status_code=status.HTTP_201_CREATED,
     response_model=BookingOut,
-    dependencies=[Depends(limit_bookings)],
     responses={
         200: {
             "model": BookingOut,
@@ -52,19 +51,23 @@ async def create_booking(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    booking, is_new = logic.book_seats(
+    settings = get_settings()
+    outcome = logic.book_seats(
         session,
         get_cache(),
         claims=claims,
         event_id=body.event_id,
         seats=body.seats_booked,
         idempotency_key=idempotency_key,
-        max_seats_per_user=get_settings().max_seats_per_user_per_event,
+        max_seats_per_user=settings.max_seats_per_user_per_event,
+        booking_rate=parsed(settings.rate_limit_booking),
         now=datetime.now(UTC),
     )
-    if not is_new:
+    if outcome.allowance is not None:
+        response.headers.update(outcome.allowance.headers)
+    if not outcome.is_new:
         response.status_code = status.HTTP_200_OK
-    return booking
+    return outcome.booking
 
 
 @router.get(

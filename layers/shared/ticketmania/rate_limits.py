@@ -10,6 +10,7 @@ outer guard.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import redis
 from ticketmania.cache import Cache
 from ticketmania.errors import RateLimited
 from ticketmania.observability import count, logger
+from ticketmania.redis_keys import redis_key
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600}
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
@@ -50,6 +52,12 @@ class RateLimit:
         return f"{self.requests}/{unit}"
 
 
+@functools.cache
+def parsed(spec: str) -> RateLimit:
+    """A setting's limit, parsed once per container."""
+    return RateLimit.parse(spec)
+
+
 @dataclass(frozen=True)
 class Allowance:
     """What a request left of its subject's window: the RateLimit-* headers."""
@@ -67,13 +75,18 @@ class Allowance:
         }
 
 
+def rate_key(name: str, subject: str) -> str:
+    """The Redis key counting `subject`'s requests against `name`'s limit."""
+    return redis_key(f"rate:{name}:{subject}")
+
+
 def hit(cache: Cache, *, name: str, subject: str, limit: RateLimit) -> Allowance | None:
     """Count one request of `subject` against `name`'s limit. 429 past the limit;
     None when Redis could not tell (the request goes on)."""
 
     def count_hit(client: redis.Redis) -> list[int]:
         return client.eval(  # type: ignore[no-any-return]  # typed for sync and async at once
-            _HIT, 1, f"rate:{name}:{subject}", limit.seconds * 1000
+            _HIT, 1, rate_key(name, subject), limit.seconds * 1000
         )
 
     counted = cache.call(count_hit, None)

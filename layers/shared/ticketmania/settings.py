@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     app_env: Literal["local", "test", "production"] = "production"
     database_url: str = ""
     redis_url: str = ""
+    # Put before every Redis key, so deployments sharing one Redis never meet.
+    redis_key_prefix: str = Field(
+        default="", max_length=100, pattern=r"^[A-Za-z0-9._-]*$"
+    )
     secret_key: SecretStr = SecretStr("")
     # Where the secret lives when it is not in SECRET_KEY: an SSM SecureString
     # parameter name or a Secrets Manager secret id (read through Powertools).

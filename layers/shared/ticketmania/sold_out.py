@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import redis
 
 from ticketmania.cache import Cache, call_around_breaker
+from ticketmania.redis_keys import redis_key
 
 MARKER_SECONDS = 5
 # A generation only has to outlive the moment between a refusal's read and its
@@ -48,28 +49,36 @@ class Marker:
     generation: str
 
 
-def _keys(event_id: int) -> tuple[str, str]:
-    return f"seats:sold-out:{event_id}", f"seats:generation:{event_id}"
+# What is read when Redis cannot answer: no marker, no generation.
+NO_MARKER = Marker(is_sold_out=False, generation="")
+
+
+def marker_keys(event_id: int) -> tuple[str, str]:
+    """The event's marker and its generation."""
+    return (
+        redis_key(f"seats:sold-out:{event_id}"),
+        redis_key(f"seats:generation:{event_id}"),
+    )
 
 
 def read_marker(cache: Cache, event_id: int) -> Marker:
     """Is the event marked sold out, and its generation, in one round trip."""
 
     def read(client: redis.Redis) -> Marker:
-        marker, generation = client.mget(_keys(event_id))
+        marker, generation = client.mget(marker_keys(event_id))
         return Marker(
             is_sold_out=marker is not None,
             generation=generation.decode() if isinstance(generation, bytes) else "",
         )
 
-    return cache.call(read, Marker(is_sold_out=False, generation=""))
+    return cache.call(read, NO_MARKER)
 
 
 def mark_sold_out(cache: Cache, event_id: int, *, generation: str) -> None:
     """Mark the event sold out, unless seats were given back since `generation`."""
     cache.call(
         lambda client: client.eval(
-            _MARK, 2, *_keys(event_id), generation, MARKER_SECONDS * 1000
+            _MARK, 2, *marker_keys(event_id), generation, MARKER_SECONDS * 1000
         ),
         None,
     )
@@ -81,7 +90,9 @@ def seats_given_back(cache: Cache, event_id: int) -> None:
     left standing refuses buyers for real seats until it expires."""
     call_around_breaker(
         cache,
-        lambda client: client.eval(_TAKE_DOWN, 2, *_keys(event_id), GENERATION_SECONDS),
+        lambda client: client.eval(
+            _TAKE_DOWN, 2, *marker_keys(event_id), GENERATION_SECONDS
+        ),
         failure_message="sold-out marker not taken down: it expires on its own",
         failure_metric="SoldOutMarkerFailures",
     )

@@ -1,17 +1,15 @@
-"""Request-rate limits as route dependencies: signups per client address,
-bookings per user. Each answers 429 `rate_limited` past its limit, and puts
-the RateLimit-* headers on the responses it lets through."""
+"""The signup rate limit as a route dependency, per client address: 429
+`rate_limited` past it, and the RateLimit-* headers on the responses it lets
+through. (Bookings count theirs in ticketmania/admission.py, after the token's
+version is checked.)"""
 
 from __future__ import annotations
-
-import functools
 
 from fastapi import Request, Response
 
 from ticketmania.cache import get_cache
-from ticketmania.rate_limits import RateLimit, hit
+from ticketmania.rate_limits import hit, parsed
 from ticketmania.settings import get_settings
-from ticketmania.web.deps import TokenClaimsDep
 
 
 def client_address(request: Request) -> str:
@@ -21,28 +19,12 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-@functools.cache
-def _limit(spec: str) -> RateLimit:
-    return RateLimit.parse(spec)
-
-
 async def limit_signups(request: Request, response: Response) -> None:
     allowance = hit(
         get_cache(),
         name="signup",
         subject=client_address(request),
-        limit=_limit(get_settings().rate_limit_signup),
-    )
-    if allowance is not None:
-        response.headers.update(allowance.headers)
-
-
-async def limit_bookings(claims: TokenClaimsDep, response: Response) -> None:
-    allowance = hit(
-        get_cache(),
-        name="booking",
-        subject=str(claims.user_id),
-        limit=_limit(get_settings().rate_limit_booking),
+        limit=parsed(get_settings().rate_limit_signup),
     )
     if allowance is not None:
         response.headers.update(allowance.headers)
