@@ -74,8 +74,6 @@ def local_environment(*, with_cache: bool) -> Iterator[EmbeddedPostgres | None]:
     os.environ.setdefault("APP_ENV", "local")
     # The layer keeps mail/ and reports/ where this command keeps its own files.
     os.environ.setdefault("TICKETMANIA_DATA_DIR", str(data_dir()))
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "ticketmania")
-    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "TicketMania")
     configured = read_environment()
     embedded = None
     if not configured.database_url:
@@ -143,12 +141,13 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     from email_validator import EmailNotValidError, validate_email
 
     try:
-        email = validate_email(
-            args.email, check_deliverability=False
-        ).normalized.lower()
+        validate_email(args.email, check_deliverability=False)
     except EmailNotValidError as exc:
         say(f"invalid email: {exc}")
         return 2
+    from ticketmania.db.users import canonical_email
+
+    email = canonical_email(args.email)
     if not 8 <= len(args.password) <= 128:
         say("the password must be 8 to 128 characters")
         return 2

@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "localdev.cli"]
 
 
-def run_cli(*args, env=None, timeout=120):
-    environment = {**os.environ, **(env or {})}
+def run_cli(*args, env=None, timeout=120, environment=None):
+    """The command with `env` over the tests' environment (or exactly `environment`)."""
+    if environment is None:
+        environment = {**os.environ, **(env or {})}
     return subprocess.run(
         [*CLI, *args],
         cwd=ROOT,

@@ -14,7 +14,6 @@ import asyncio
 import functools
 import os
 import threading
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +22,38 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ticketmania.settings import ConfigurationError
+
 # Log keys that belong to one request; the Lambda entry clears them per invocation.
 REQUEST_KEYS = ("user_id", "event_id", "booking_id")
+
+# Powertools' identity outside Lambda (the `ticketmania` command sets the same
+# before it imports anything of the layer).
+LOCAL_IDENTITY = {
+    "POWERTOOLS_SERVICE_NAME": "ticketmania",
+    "POWERTOOLS_METRICS_NAMESPACE": "TicketMania",
+}
+
+
+def require_identity() -> None:
+    """Make sure Powertools has a service name and a namespace before the Logger
+    and Metrics below read them, once and for good.
+
+    Without a namespace, the 100th value of a metric flushes itself and raises,
+    after the work it counted was committed. In Lambda, template.yaml sets both
+    for every function: a container without them fails its cold start with one
+    line, before it serves. Elsewhere (a script, a test) the local names are used.
+    """
+    missing = [name for name in LOCAL_IDENTITY if not os.environ.get(name)]
+    if not missing:
+        return
+    if "AWS_LAMBDA_FUNCTION_NAME" in os.environ:
+        raise ConfigurationError(
+            f"{' and '.join(missing)} must be set: template.yaml sets them for "
+            "every function (Globals and each function's Environment)"
+        )
+    for name in missing:
+        os.environ[name] = LOCAL_IDENTITY[name]
 
 
 def is_tracing_enabled() -> bool:
@@ -36,6 +65,7 @@ def is_tracing_enabled() -> bool:
     return "AWS_LAMBDA_FUNCTION_NAME" in os.environ and not disabled
 
 
+require_identity()
 logger = Logger()
 # Built only where it will trace: the X-Ray SDK it imports costs a noticeable
 # part of every cold start (BENCHMARKS.md), even when Powertools then disables it.
@@ -51,17 +81,29 @@ def count(name: str, value: float = 1) -> None:
 
 
 def _ensure_event_loop() -> None:
-    # Mangum drives the app with asyncio.get_event_loop(), which has no loop to
-    # give in a thread other than the main one (tests call handlers from threads).
+    # Mangum drives the app with asyncio.get_event_loop(): the main thread's
+    # loop, which Lambda's one invocation at a time reuses.
     try:
         if not asyncio.get_event_loop_policy().get_event_loop().is_closed():
             return
     except RuntimeError:
         pass
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def _run_on_own_loop(
+    handler: LambdaHandler, event: dict[str, Any], context: LambdaContext
+) -> dict[str, Any]:
+    """An invocation from a thread other than the main one (tests call handlers
+    from threads) runs on a loop of its own, closed when it returns: a loop left
+    to the garbage collector leaks its self-pipe sockets until then."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    # Closed with the thread it was made for, not left to the garbage collector.
-    weakref.finalize(threading.current_thread(), loop.close)
+    try:
+        return handler(event, context)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
@@ -72,6 +114,8 @@ def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
     def with_event_loop(
         event: dict[str, Any], context: LambdaContext
     ) -> dict[str, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return _run_on_own_loop(handler, event, context)
         _ensure_event_loop()
         return handler(event, context)
 
