@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import string
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from ticketmania.observability import count, logger
 from ticketmania.web.params import Page
 
 LISTING_NAMESPACE = "events:list"
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
 def as_utc(value: datetime) -> datetime:
@@ -136,14 +138,18 @@ class EventQuery(Page):
         return self
 
     def cache_key(self) -> str:
-        """The same key for the same listing, whatever order or letter case the
-        parameters came in; a hash of canonical JSON, so no value can spell another."""
+        """The same key for the same listing, whatever order the parameters came
+        in; a hash of canonical JSON, so no value can spell another. The texts
+        fold the case of ASCII letters only, which Postgres' ILIKE folds alike
+        in every collation: Python's `str.lower()` folds others its own way
+        (`İ`, a final `ς`), and two searches Postgres answers differently must
+        never share a page."""
         canonical = json.dumps(
             [
                 self.limit,
                 self.offset,
-                (self.q or "").lower(),
-                (self.location or "").lower(),
+                (self.q or "").translate(_ASCII_LOWER),
+                (self.location or "").translate(_ASCII_LOWER),
                 self.date_from.isoformat() if self.date_from else None,
                 self.date_to.isoformat() if self.date_to else None,
                 self.available_only,

@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Path, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 # Ids are Postgres bigints: anything past this is a 422, not a driver error.
 MAX_ID = 2**63 - 1
 
-# An `{id}` path parameter: a positive bigint.
-PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="The id", examples=[1])]
+_PLAIN_ID = re.compile(rf"[1-9][0-9]{{0,{len(str(MAX_ID)) - 1}}}")
+
+
+def plain_positive_integer(value: object) -> object:
+    """An id in a path is written `[1-9][0-9]*`: not `111.0`, `+111`, ` 111` or
+    `0111`, which pydantic would read as 111 (docs/api.md)."""
+    if isinstance(value, str) and not _PLAIN_ID.fullmatch(value):
+        raise ValueError("must be a positive integer written in plain digits")
+    return value
+
+
+# An `{id}` path parameter: a positive bigint, in plain digits.
+PathId = Annotated[
+    int,
+    Path(ge=1, le=MAX_ID, description="The id", examples=[1]),
+    BeforeValidator(plain_positive_integer),
+]
 
 
 class Page(BaseModel):
