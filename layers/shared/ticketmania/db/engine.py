@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import select
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -11,6 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pg8000
+import pg8000.legacy
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
@@ -99,7 +102,62 @@ def build_engine(settings: Settings, *, database_url: str | None = None) -> Engi
     )
     ping_after_idle(engine, seconds=settings.db_idle_ping_seconds)
     event.listen(engine, "handle_error", _server_gone_is_a_disconnect)
+    event.listen(engine, "do_connect", _connect_on_own_socket)
     return engine
+
+
+class _Connection(pg8000.legacy.Connection):  # type: ignore[misc]
+    """pg8000's connection, closing its socket even when saying goodbye fails.
+
+    pg8000 closes a connection by writing Terminate, then the socket; when the
+    write fails (the server is gone: a restart, a shutdown) its buffered file
+    over the socket keeps the descriptor open, in a cycle with the error, until
+    the garbage collector finds both, one descriptor per dead connection until
+    then (and a ResourceWarning)."""
+
+    def close(self) -> None:
+        buffered = self._sock
+        try:
+            super().close()
+        finally:
+            if buffered is not None:
+                with contextlib.suppress(OSError):
+                    buffered.close()
+
+
+def _connect_on_own_socket(
+    dialect: Any, record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """Connect pg8000 over a socket opened here, and closed here if the connection
+    fails: pg8000 leaves its own open when the server hangs up during startup
+    (a restart, a shutdown), to be closed by the garbage collector, one file
+    descriptor per attempt until then."""
+    params = dict(cparams)
+    timeout = params.get("timeout")
+    unix_sock = params.pop("unix_sock", None)
+    if unix_sock is not None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(unix_sock)
+        except OSError as exc:
+            sock.close()
+            raise pg8000.InterfaceError("communication error") from exc
+    else:
+        try:
+            sock = socket.create_connection(
+                (params.get("host", "localhost"), params.get("port", 5432)), timeout
+            )
+        except OSError as exc:
+            raise pg8000.InterfaceError(
+                "Can't create a connection to the database server"
+            ) from exc
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    try:
+        return _Connection(*cargs, sock=sock, **params)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def _server_gone_is_a_disconnect(context: ExceptionContext) -> None:
