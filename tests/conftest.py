@@ -29,6 +29,18 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ.setdefault(name, value)
 
 
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    # Long runs of the randomised tests only when a marker expression names them.
+    if "long" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="a long run: ask for it with -m long")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def built_artefact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What `sam build` makes, built once for the session's packaging tests."""
