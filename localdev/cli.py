@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import secrets
 import socket
@@ -52,6 +53,17 @@ def _local_secret_key(folder: Path) -> str:
     return key
 
 
+def local_key_prefix(database_url: str) -> str:
+    """A Redis key prefix of this local deployment, named after its database
+    (server, port and database: never the credentials), so two local servers
+    sharing one Redis never read each other's keys."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url.replace("postgres://", "postgresql://", 1))
+    place = f"{url.host}|{url.query.get('host')}|{url.port}|{url.database}"
+    return "local-" + hashlib.sha256(place.encode()).hexdigest()[:12]
+
+
 def _redis_reachable(url: str) -> bool:
     import redis
 
@@ -86,6 +98,9 @@ def local_environment(*, with_cache: bool) -> Iterator[EmbeddedPostgres | None]:
         os.environ["DATABASE_URL"] = embedded.url
     if configured.app_env == "local" and not configured.secret_key.get_secret_value():
         os.environ["SECRET_KEY"] = _local_secret_key(data_dir())
+    os.environ.setdefault(
+        "REDIS_KEY_PREFIX", local_key_prefix(os.environ["DATABASE_URL"])
+    )
     if with_cache:
         redis_url = configured.redis_url or DEFAULT_REDIS_URL
         if _redis_reachable(redis_url):

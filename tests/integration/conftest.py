@@ -41,12 +41,17 @@ _APP_TABLES = text(
 )
 
 
-def _reset_cached_clients() -> None:
+def reset_cached_clients() -> None:
+    """Forget the settings and every client built from them (closing the
+    engine's connections): the next use builds them from the environment."""
     from ticketmania.cache import get_cache
     from ticketmania.db.engine import _session_factory, get_engine
+    from ticketmania.mail import get_mailbox
     from ticketmania.settings import get_settings
 
-    for cached in (get_settings, get_engine, _session_factory, get_cache):
+    if get_engine.cache_info().currsize:
+        get_engine().dispose()
+    for cached in (get_settings, get_engine, _session_factory, get_cache, get_mailbox):
         cached.cache_clear()
 
 
@@ -79,7 +84,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     )
     os.environ.pop("SECRET_KEY_PARAMETER", None)
     os.environ.pop("SECRET_KEY_SECRET_ID", None)
-    _reset_cached_clients()
+    reset_cached_clients()
     from ticketmania.db.engine import get_engine
     from ticketmania.db.migrate import upgrade_to_head
 

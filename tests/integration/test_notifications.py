@@ -128,10 +128,53 @@ def test_a_booking_through_the_api_is_one_ses_send_through_aws(
     ]
     from notifications import consumer
 
-    monkeypatch.setattr(consumer, "mailbox", mailbox_for(get_settings()))
-    monkeypatch.setattr(consumer, "settings", get_settings())
+    ses_mailbox = mailbox_for(get_settings())
+    monkeypatch.setattr(consumer, "get_mailbox", lambda: ses_mailbox)
     batch = sqs_event(*(message["Body"] for message in received))
     assert consumer.handler(batch, LambdaContext()) == {"batchItemFailures": []}
     assert consumer.handler(batch, LambdaContext()) == {"batchItemFailures": []}
     assert ses.get_send_quota()["SentLast24Hours"] == 1
     assert mail_files() == []
+
+
+def test_every_email_has_a_date_and_a_message_id(client, admin):
+    from email import message_from_bytes
+    from email.utils import parsedate_to_datetime
+
+    event = create_event(client, admin)
+    _, token = user_token(client)
+    booking = book(client, token, event["id"], 1).json()
+    client.post(f"/bookings/{booking['id']}/cancel", headers=auth_header(token))
+    run_job("relay-outbox")
+    files = mail_files()
+    assert len(files) == 2
+    for path in files:
+        message = message_from_bytes(path.read_bytes())
+        assert parsedate_to_datetime(message["Date"]).tzinfo is not None
+        assert message["Message-ID"].startswith("<outbox-")
+
+
+def test_under_sam_local_emails_and_reports_are_written_whole_to_the_log(
+    client, admin, monkeypatch, caplog
+):
+    """`sam local` deletes the container, and its files, after each invocation."""
+    from datetime import UTC, datetime
+
+    from ticketmania.jobs import JobInput
+    from ticketmania.observability import logger
+
+    monkeypatch.setenv("AWS_SAM_LOCAL", "true")
+    event = create_event(client, admin, title="Logged Live")
+    _, token = user_token(client)
+    book(client, token, event["id"], 1)
+    level = logger.log_level
+    logger.setLevel("INFO")
+    try:
+        run_job("relay-outbox")
+        run_job("sales-report", JobInput(day=datetime.now(UTC).date()))
+    finally:
+        logger.setLevel(level)
+    emails = [r.email for r in caplog.records if r.getMessage() == "e-mail written"]
+    reports = [r.report for r in caplog.records if r.getMessage() == "report written"]
+    assert len(emails) == 1 and "Logged Live" in emails[0]
+    assert len(reports) == 1 and "Logged Live" in reports[0]

@@ -16,6 +16,7 @@ import redis
 
 from ticketmania.cache import Cache
 from ticketmania.errors import RateLimited
+from ticketmania.redis_keys import redis_key
 
 # A client (IP) gets more room than one email: many users can share one NAT.
 CLIENT_ALLOWANCE_FACTOR = 4
@@ -48,7 +49,10 @@ class ThrottlePolicy:
 
 def _keys(email: str, client: str) -> tuple[str, str]:
     digest = hashlib.sha256(email.lower().encode()).hexdigest()[:32]
-    return f"login-attempts:email:{digest}", f"login-attempts:client:{client}"
+    return (
+        redis_key(f"login-attempts:email:{digest}"),
+        redis_key(f"login-attempts:client:{client}"),
+    )
 
 
 def count_attempt(

@@ -21,21 +21,22 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ticketmania.db.engine import open_session
-from ticketmania.mail import mailbox_for
+from ticketmania.mail import get_mailbox
 from ticketmania.notifier import notify, parse_message
 from ticketmania.observability import lambda_entry
 from ticketmania.settings import get_settings
 
-settings = get_settings()  # a bad configuration fails the cold start
-mailbox = mailbox_for(settings)
+get_mailbox()  # built at the cold start: a bad configuration fails it there
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> int:
     """Send one outbox message's e-mails; raise to fail this record alone."""
-    return notify(
-        open_session, mailbox, parse_message(record.body), mail_from=settings.mail_from
-    )
+    message = parse_message(record.body)
+    with open_session() as session:
+        return notify(
+            session, get_mailbox(), message, mail_from=get_settings().mail_from
+        )
 
 
 @lambda_entry

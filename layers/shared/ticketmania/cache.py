@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ticketmania.observability import count, logger
+from ticketmania.redis_keys import redis_key
 from ticketmania.settings import get_settings
 
 T = TypeVar("T")
@@ -127,6 +128,8 @@ def _fresh_version() -> str:
 def read_versioned(cache: Cache, namespace: str, key: str) -> tuple[int, bytes | None]:
     """(version, value) in one round trip; version -1 when Redis could not answer."""
 
+    namespace = redis_key(namespace)
+
     def read(client: redis.Redis) -> tuple[int, bytes | None]:
         version, value = client.eval(
             _READ_VERSIONED, 1, f"{namespace}:version", namespace, key, _fresh_version()
@@ -150,6 +153,7 @@ def write_versioned(
     ttl_ms = int(ttl_seconds * 1000)
     if version < 0 or ttl_ms <= 0:
         return
+    namespace = redis_key(namespace)
     cache.call(
         lambda client: client.set(f"{namespace}:v{version}:{key}", value, px=ttl_ms),
         None,
@@ -183,6 +187,7 @@ def bump_version(cache: Cache, namespace: str) -> None:
     Goes around the breaker and retries: a lost bump would serve stale entries
     for a whole TTL, where a skipped read only costs a database query.
     """
+    namespace = redis_key(namespace)
     call_around_breaker(
         cache,
         lambda client: client.eval(

@@ -8,16 +8,19 @@ which a mail client opens as is.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any, Protocol
 
 from ticketmania.db import outbox
 from ticketmania.db.notifications import Recipient
-from ticketmania.settings import Settings
+from ticketmania.observability import logger
+from ticketmania.settings import Settings, get_settings
 
 _SUBJECTS = {
     outbox.BOOKING_CONFIRMED: "Your booking for {title} is confirmed",
@@ -51,7 +54,10 @@ def compose(
         display_name=_one_line(recipient.name), addr_spec=recipient.email
     )
     message["Subject"] = _SUBJECTS[topic].format(**facts)
+    message["Date"] = formatdate(usegmt=True)  # RFC 5322 requires one
     # The same id for every delivery of this e-mail: a mail system can tell repeats.
+    # (SES replaces it with its own; each e-mail goes out once because of its
+    # claim in sent_notifications, never because of a header.)
     message["Message-ID"] = f"<outbox-{outbox_id}-user-{recipient.user_id}@ticketmania>"
     message.set_content(
         f"Hello {_one_line(recipient.name)},\n\n"
@@ -67,16 +73,24 @@ class Mailbox(Protocol):
 
 
 class FileMailbox:
-    """Each e-mail an `.eml` file in `folder`, written whole or not at all."""
+    """Each e-mail an `.eml` file in `folder`, written whole or not at all; with
+    `echo_to_log`, also whole in the log (under `sam local`, whose container and
+    its files are gone once the invocation ends)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, echo_to_log: bool = False) -> None:
         self.folder = folder
+        self.echo_to_log = echo_to_log
 
     def deliver(self, message: EmailMessage, *, name: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         partial = self.folder / f".{name}.eml.partial"
         partial.write_bytes(bytes(message))
         os.replace(partial, self.folder / f"{name}.eml")
+        if self.echo_to_log:
+            logger.info(
+                "e-mail written",
+                extra={"file": f"{name}.eml", "email": message.as_string()},
+            )
 
 
 class SesMailbox:
@@ -88,9 +102,17 @@ class SesMailbox:
         self.client.send_raw_email(RawMessage={"Data": bytes(message)})
 
 
+@functools.cache
+def get_mailbox() -> Mailbox:
+    """The container's mailbox, built once from its settings."""
+    return mailbox_for(get_settings())
+
+
 def mailbox_for(settings: Settings) -> Mailbox:
     if settings.mail_backend == "ses":
         import boto3  # the Lambda runtime's; honours AWS_ENDPOINT_URL
 
         return SesMailbox(boto3.client("ses"))
-    return FileMailbox(settings.ticketmania_data_dir / "mail")
+    return FileMailbox(
+        settings.ticketmania_data_dir / "mail", echo_to_log=settings.is_sam_local
+    )

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from ticketmania.db import notifications, outbox
-from ticketmania.db.engine import SessionOpener
 from ticketmania.mail import Mailbox, compose
 from ticketmania.observability import count, logger
 
@@ -45,32 +46,35 @@ def booking_ids_of(message: outbox.Message) -> list[int]:
 
 
 def notify(
-    open_session: SessionOpener,
+    session: Session,
     mailbox: Mailbox,
     message: outbox.Message,
     *,
     mail_from: str,
 ) -> int:
-    """Send the message's e-mails that were not sent yet; how many were sent now."""
-    with open_session() as session:
-        recipients = notifications.recipients_of(session, booking_ids_of(message))
+    """Send the message's e-mails that were not sent yet; how many were sent now.
+
+    On `session` alone (a container's one connection), committing each e-mail's
+    claim once the mailbox took it; a failure leaves the rest for the retry."""
+    recipients = notifications.recipients_of(session, booking_ids_of(message))
+    session.commit()
     sent = 0
     for recipient in recipients:
-        with open_session() as session:
-            if not notifications.claim(
-                session, outbox_id=message.id, user_id=recipient.user_id
-            ):
-                continue
-            mailbox.deliver(
-                compose(
-                    topic=message.topic,
-                    recipient=recipient,
-                    outbox_id=message.id,
-                    mail_from=mail_from,
-                ),
-                name=f"{message.id}-{recipient.user_id}",
-            )
-            session.commit()
+        if not notifications.claim(
+            session, outbox_id=message.id, user_id=recipient.user_id
+        ):
+            session.rollback()
+            continue
+        mailbox.deliver(
+            compose(
+                topic=message.topic,
+                recipient=recipient,
+                outbox_id=message.id,
+                mail_from=mail_from,
+            ),
+            name=f"{message.id}-{recipient.user_id}",
+        )
+        session.commit()
         sent += 1
     if sent:
         count("EmailsSent", sent)

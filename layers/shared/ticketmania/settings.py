@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         return "AWS_LAMBDA_FUNCTION_NAME" in os.environ
 
     @property
+    def is_sam_local(self) -> bool:
+        """Running under `sam local` (which sets AWS_SAM_LOCAL): in a container
+        deleted after each invocation, and not to reach outside the machine."""
+        return os.environ.get("AWS_SAM_LOCAL", "").lower() == "true"
+
+    @property
     def pool_size(self) -> int:
         if self.db_pool_size:
             return self.db_pool_size

@@ -5,6 +5,9 @@ import pytest
 from tests.factories import DEFAULT_PASSWORD, login, signup
 from tests.lambda_events import invoke, load_event, with_overrides
 
+# Run with this function's template environment (handlers/conftest.py).
+FUNCTION = "AuthFunction"
+
 
 @pytest.fixture(scope="module")
 def handler():

@@ -5,6 +5,9 @@ import pytest
 from tests.factories import create_event, user_token
 from tests.lambda_events import invoke, load_event, with_overrides
 
+# Run with this function's template environment (handlers/conftest.py).
+FUNCTION = "EventsFunction"
+
 
 @pytest.fixture(scope="module")
 def handler():

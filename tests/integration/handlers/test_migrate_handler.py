@@ -81,6 +81,9 @@ _DEPLOY = """
 import json, sys
 from tests.lambda_events import LambdaContext
 from migrate.app import handler
+
+# Run with this function's template environment (handlers/conftest.py).
+FUNCTION = "MigrateFunction"
 handler(json.load(sys.stdin), LambdaContext())
 """
 
@@ -122,3 +125,46 @@ def test_two_deploys_at_once_both_migrate_a_new_database(cloudformation):
         assert revisions == {head_revision()}
     finally:
         database.drop()
+
+
+@pytest.mark.parametrize("kind", ["create", "update", "delete"])
+def test_under_sam_local_a_sample_request_is_answered_in_the_log_not_sent(
+    handler, monkeypatch, kind, caplog
+):
+    """`sam local invoke MigrateFunction -e events/cfn_migrate_create.json`: no
+    CloudFormation waits for the answer, and nothing may leave the machine."""
+    import urllib.request
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("nothing is sent under sam local")
+
+    from ticketmania.observability import logger
+
+    monkeypatch.setenv("AWS_SAM_LOCAL", "true")
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    level = logger.log_level
+    logger.setLevel("INFO")  # as the template sets it (the tests log WARNING)
+    try:
+        outcome = handler(load_event(f"cfn_migrate_{kind}"), LambdaContext())
+    finally:
+        logger.setLevel(level)
+    assert outcome["Status"] == "SUCCESS"
+    logged = [
+        record.answer
+        for record in caplog.records
+        if record.getMessage() == "answer not sent under sam local"
+    ]
+    assert logged[0]["Status"] == "SUCCESS"
+
+
+def test_no_sample_event_points_outside_the_machine():
+    from urllib.parse import urlparse
+
+    from tests.lambda_events import EVENTS
+
+    for path in EVENTS.glob("*.json"):
+        text_ = path.read_text()
+        for word in text_.replace('"', " ").split():
+            if word.startswith(("http://", "https://")):
+                host = urlparse(word).hostname
+                assert host in ("127.0.0.1", "localhost"), (path.name, word)

@@ -56,7 +56,7 @@ def _publisher() -> Publisher:
         import boto3  # the Lambda runtime's; honours AWS_ENDPOINT_URL
 
         return QueuePublisher(boto3.client("sqs"), settings.notifications_queue_url)
-    return DirectPublisher(open_session, mailbox_for(settings), settings.mail_from)
+    return DirectPublisher(mailbox_for(settings), settings.mail_from)
 
 
 def _report_writer() -> ReportWriter:
@@ -65,7 +65,9 @@ def _report_writer() -> ReportWriter:
         import boto3
 
         return BucketWriter(boto3.client("s3"), settings.reports_bucket)
-    return FolderWriter(settings.ticketmania_data_dir / "reports")
+    return FolderWriter(
+        settings.ticketmania_data_dir / "reports", echo_to_log=settings.is_sam_local
+    )
 
 
 def _yesterday() -> date:

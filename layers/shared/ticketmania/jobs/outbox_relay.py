@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
+
 from ticketmania.db import outbox
 from ticketmania.db.engine import SessionOpener
 from ticketmania.mail import Mailbox
@@ -24,8 +26,9 @@ MAX_BATCHES = 50  # a run's share: the next one, a minute later, takes the rest
 
 
 class Publisher(Protocol):
-    def publish(self, messages: list[outbox.Message]) -> list[int]:
-        """Hand the messages on; the ids of those accepted."""
+    def publish(self, session: Session, messages: list[outbox.Message]) -> list[int]:
+        """Hand the messages on; the ids of those accepted. `session` holds them
+        locked, and is the one connection a Lambda container has."""
         ...
 
 
@@ -36,7 +39,7 @@ class QueuePublisher:
         self.client = client
         self.queue_url = queue_url
 
-    def publish(self, messages: list[outbox.Message]) -> list[int]:
+    def publish(self, session: Session, messages: list[outbox.Message]) -> list[int]:
         answer = self.client.send_message_batch(
             QueueUrl=self.queue_url,
             Entries=[
@@ -52,23 +55,26 @@ class QueuePublisher:
 
 
 class DirectPublisher:
-    """No queue (a local run): straight to the notifier."""
+    """No queue (a local run, `sam local`): straight to the notifier, on the
+    relay's own session. A Lambda container has one connection, and the relay
+    holds it: a session of the notifier's own would wait for it forever.
 
-    def __init__(
-        self, open_session: SessionOpener, mailbox: Mailbox, mail_from: str
-    ) -> None:
-        self.open_session = open_session
+    The notifier commits each e-mail's claim as it sends it, which also ends
+    the relay's lock on the messages; a relay running at once may then take
+    one of them again, and finds its e-mails claimed: nothing goes out twice.
+    """
+
+    def __init__(self, mailbox: Mailbox, mail_from: str) -> None:
         self.mailbox = mailbox
         self.mail_from = mail_from
 
-    def publish(self, messages: list[outbox.Message]) -> list[int]:
+    def publish(self, session: Session, messages: list[outbox.Message]) -> list[int]:
         accepted = []
         for message in messages:
             try:
-                notify(
-                    self.open_session, self.mailbox, message, mail_from=self.mail_from
-                )
+                notify(session, self.mailbox, message, mail_from=self.mail_from)
             except Exception:  # this message stays unpublished; the others go on
+                session.rollback()
                 logger.exception("notification failed", extra={"outbox_id": message.id})
                 continue
             accepted.append(message.id)
@@ -81,6 +87,7 @@ def relay_outbox(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, int]:
+    """Publish what waits, a batch per transaction, on one connection at a time."""
     published = failed = 0
     for _ in range(MAX_BATCHES):
         with open_session() as session:
@@ -88,7 +95,7 @@ def relay_outbox(
             if not messages:
                 break
             try:
-                accepted = publisher.publish(messages)
+                accepted = publisher.publish(session, messages)
             except Exception:
                 # The queue is down: nothing is marked, the next run sends them.
                 logger.exception("relay could not publish; messages stay unpublished")

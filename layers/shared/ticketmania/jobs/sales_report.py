@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import text
 
 from ticketmania.db.engine import SessionOpener
+from ticketmania.observability import logger
 
 COLUMNS = (
     "event_id",
@@ -50,13 +51,21 @@ class ReportWriter(Protocol):
 
 
 class FolderWriter:
-    def __init__(self, folder: Path) -> None:
+    """A report a file in `folder`; with `echo_to_log`, also whole in the log
+    (under `sam local`, whose container and its files are gone afterwards)."""
+
+    def __init__(self, folder: Path, *, echo_to_log: bool = False) -> None:
         self.folder = folder
+        self.echo_to_log = echo_to_log
 
     def write(self, name: str, content: bytes) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / name
         path.write_bytes(content)
+        if self.echo_to_log:
+            logger.info(
+                "report written", extra={"file": name, "report": content.decode()}
+            )
         return str(path)
 
 
