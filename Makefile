@@ -8,9 +8,14 @@ export SAM_CLI_TELEMETRY := 0
 
 .PHONY: run test test-unit install sam-cli services lint typecheck bench validate build coldstart clean
 
-## run: set up and serve every function on http://127.0.0.1:8000 (embedded Postgres if no DATABASE_URL)
+# Where `make run` serves: `make run PORT=8001 HOST=0.0.0.0 WORKERS=2`.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 4
+
+## run: set up and serve every function on http://$(HOST):$(PORT) (embedded Postgres if no DATABASE_URL)
 run: install
-	$(BIN)/ticketmania serve
+	$(BIN)/ticketmania serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 ## test: set up, make sure Postgres and Redis can be had, run the whole suite
 test: install sam-cli services

@@ -1,8 +1,9 @@
-"""The `ticketmania` command: serve, migrate, create-admin."""
+"""The `ticketmania` command: serve, job, migrate, create-admin."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import hashlib
 import os
 import secrets
@@ -117,11 +118,48 @@ def local_environment(*, with_cache: bool) -> Iterator[EmbeddedPostgres | None]:
             embedded.stop()
 
 
+def database_place(database_url: str) -> str:
+    """host:port/database of a URL, never its credentials."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url.replace("postgres://", "postgresql://", 1))
+    host = url.host or url.query.get("host") or "localhost"
+    return f"{host}:{url.port or 5432}/{url.database}"
+
+
+def why_unreachable(exc: BaseException) -> str:
+    """What the server or the network said, in a few words (never SQL or values)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        fields = cause.args[0] if cause.args else None
+        if isinstance(fields, dict) and fields.get("M"):
+            return str(
+                fields["M"]
+            )  # the server's own words: 'database "x" does not exist'
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror.lower()
+        if isinstance(cause, TimeoutError | socket.timeout):
+            return "timed out"
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
+
+
 def migrate() -> None:
+    import pg8000
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
     from ticketmania.db.engine import get_engine
     from ticketmania.db.migrate import upgrade_to_head
+    from ticketmania.settings import ConfigurationError, get_settings
 
-    upgrade_to_head(get_engine())
+    try:
+        upgrade_to_head(get_engine())
+    except (DBAPIError, PoolTimeoutError, pg8000.Error, OSError) as exc:
+        place = database_place(get_settings().database_url)
+        raise ConfigurationError(
+            f"cannot use the database at {place}: {why_unreachable(exc)}"
+        ) from None
     say("database migrated to the latest revision")
 
 
@@ -152,6 +190,18 @@ def cmd_job(args: argparse.Namespace) -> int:
     return 0
 
 
+def ask_password() -> str | None:
+    """The password, typed twice without echo (read as two lines when not typed
+    at a terminal); None when the two differ."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        second = getpass.getpass("Password again: ")
+    else:
+        first = sys.stdin.readline().rstrip("\n")
+        second = sys.stdin.readline().rstrip("\n")
+    return first if first == second else None
+
+
 def cmd_create_admin(args: argparse.Namespace) -> int:
     from email_validator import EmailNotValidError, validate_email
 
@@ -163,7 +213,11 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     from ticketmania.db.users import canonical_email
 
     email = canonical_email(args.email)
-    if not 8 <= len(args.password) <= 128:
+    password = args.password if args.password is not None else ask_password()
+    if password is None:
+        say("the passwords do not match")
+        return 2
+    if not 8 <= len(password) <= 128:
         say("the password must be 8 to 128 characters")
         return 2
     with local_environment(with_cache=False):
@@ -175,7 +229,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
             result = create_or_promote_admin(
                 session,
                 email=email,
-                password=args.password,
+                password=password,
                 name=args.name,
                 reset_password=args.reset_password,
             )
@@ -192,10 +246,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from localdev.gateway import gateway_for, serving_functions
+    from localdev.gateway import PARENT_VARIABLE, gateway_for, serving_functions
     from ticketmania.settings import get_settings
 
-    with local_environment(with_cache=True) as embedded:
+    # The port first: a second `make run` says so before it starts, migrates or
+    # runs anything.
+    try:
+        listener = tcp_listener(args.host, args.port)
+    except OSError as exc:
+        say(f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
+        return 1
+    port = listener.getsockname()[1]  # the real one, for --port 0
+    with listener, local_environment(with_cache=True) as embedded:
         migrate()
         if get_settings().ticketmania_jobs == "on":
             from localdev.scheduler import start_scheduler
@@ -204,37 +266,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
             say("jobs: running on their schedules (TICKETMANIA_JOBS=off to stop them)")
         functions = serving_functions(project_root())
         routes = sum(len(spec.routes) for spec in functions)
-        port = args.port
-        listener = None
-        if args.workers > 1:
-            try:
-                listener = tcp_listener(args.host, args.port)
-            except OSError as exc:
-                say(f"cannot listen on {args.host}:{args.port}: {exc.strerror}")
-                return 1
-            port = listener.getsockname()[1]  # the real one, for --port 0
         say(
             f"serving {routes} routes of {len(functions)} functions on "
             f"http://{args.host}:{port} with {args.workers} worker(s) (docs at /docs)"
         )
-        if listener is None:
+        # The client's address is the socket's peer, never a header it sent.
+        if args.workers == 1:
             gateway = gateway_for(
                 project_root(),
                 on_shutdown=embedded.stop if embedded is not None else None,
             )
-            uvicorn.run(
-                gateway,
-                host=args.host,
-                port=args.port,
-                lifespan="on",
-                log_level=args.log_level,
-                # The client's address is the socket's peer, never a header it sent.
-                proxy_headers=False,
+            config = uvicorn.Config(
+                gateway, lifespan="on", log_level=args.log_level, proxy_headers=False
             )
+            uvicorn.Server(config).run(sockets=[listener])
         else:
             # Each worker process builds its own gateway from the environment set
-            # above; the embedded Postgres stays with this process, which stops
-            # it on the way out of `local_environment` once the workers have.
+            # above, and ends itself if this process dies; the embedded Postgres
+            # stays with this process, which stops it on the way out of
+            # `local_environment` once the workers have.
+            os.environ[PARENT_VARIABLE] = str(os.getpid())
             config = uvicorn.Config(
                 "localdev.gateway:gateway_for_worker",
                 factory=True,
@@ -243,14 +294,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 log_level=args.log_level,
                 proxy_headers=False,
             )
-            with listener:
-                Multiprocess(config, sockets=[listener]).run()
+            Multiprocess(config, sockets=[listener]).run()
     return 0
 
 
 def tcp_listener(host: str, port: int) -> socket.socket:
-    """The workers' shared listening socket, made as a TCP socket by name, so
-    asyncio sets TCP_NODELAY on every connection it accepts from it.
+    """The server's listening socket (its workers share it), made as a TCP
+    socket by name, so asyncio sets TCP_NODELAY on every connection it accepts
+    from it.
 
     uvicorn makes it with protocol 0, and asyncio sets TCP_NODELAY only on
     connections of a socket whose protocol says TCP: every response then waited
@@ -274,14 +325,27 @@ def _day(value: str) -> date:
         ) from None
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ticketmania")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ticketmania", description="TicketMania local tools"
     )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {package_version()}"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser(
-        "serve", help="serve every function of template.yaml from one process"
+        "serve",
+        help="serve every function of template.yaml: this process and its workers",
     )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -317,7 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
         "create-admin", help="create an admin, or promote an existing user"
     )
     admin.add_argument("--email", required=True)
-    admin.add_argument("--password", required=True)
+    admin.add_argument(
+        "--password",
+        help="the password; left out, it is asked for twice without echo "
+        "(or read as two lines from a pipe)",
+    )
     admin.add_argument("--name")
     admin.add_argument(
         "--reset-password",

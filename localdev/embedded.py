@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, text
 
+from localdev.guardian import prune_dead_handles, start_cluster_guardian
 from ticketmania.db.engine import pg8000_url
 
 if TYPE_CHECKING:
@@ -34,11 +35,19 @@ def _pgserver_get_server() -> Callable[..., PostgresServer]:
 
 
 class EmbeddedPostgres:
+    """The cluster in `data_dir`, started (or joined, when another process of
+    this checkout runs it) and stopped by the last process that uses it, even
+    one killed outright (localdev/guardian.py)."""
+
     def __init__(self, data_dir: Path) -> None:
         get_server = _pgserver_get_server()
         data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
+        # A handle of a process that died without letting go would keep the
+        # cluster up after every later clean stop.
+        prune_dead_handles(data_dir)
         self._server = get_server(data_dir, cleanup_mode="stop")
+        self._guardian = start_cluster_guardian(data_dir)
         self._stopped = False
         self._lock = threading.Lock()
         self._ensure_database()
@@ -71,3 +80,5 @@ class EmbeddedPostgres:
                 return
             self._stopped = True
         self._server.cleanup()
+        self._guardian.terminate()
+        self._guardian.wait(10)

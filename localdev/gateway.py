@@ -7,6 +7,7 @@ Only the routes template.yaml declares are reachable, exactly as deployed;
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -156,9 +157,18 @@ def gateway_for(
     )
 
 
+# Set by `ticketmania serve` for its workers: the process they belong to.
+PARENT_VARIABLE = "TICKETMANIA_SERVE_PID"
+
+
 def gateway_for_worker() -> LocalGateway:
     """A worker process's gateway (`ticketmania serve --workers N`): the parent
-    process has prepared the environment (database, key, cache) already."""
+    process has prepared the environment (database, key, cache) already. The
+    worker shuts itself down once that parent is gone, however it went."""
     from localdev.cli import project_root
+    from localdev.guardian import watch_parent
 
+    parent = int(os.environ.get(PARENT_VARIABLE, "0"))
+    if parent and parent == os.getppid():
+        watch_parent(parent)
     return gateway_for(project_root())

@@ -51,6 +51,8 @@ def reset_cached_clients() -> None:
 
     if get_engine.cache_info().currsize:
         get_engine().dispose()
+    if get_cache.cache_info().currsize and get_cache().client is not None:
+        get_cache().client.close()
     for cached in (get_settings, get_engine, _session_factory, get_cache, get_mailbox):
         cached.cache_clear()
 
@@ -99,11 +101,11 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def clean_state(services: None) -> Iterator[None]:
     """Every test starts with empty tables, an empty cache and a closed breaker."""
+    from tests.factories import loading_connection
     from ticketmania.cache import get_cache
-    from ticketmania.db.engine import get_engine
     from ticketmania.settings import get_settings
 
-    with get_engine().begin() as connection:
+    with loading_connection() as connection:
         tables = connection.scalar(_APP_TABLES)
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     cache = get_cache()

@@ -5,6 +5,7 @@ import json
 import pytest
 from sqlalchemy import text
 
+from tests.factories import loading_connection
 from ticketmania.db.engine import get_engine
 from ticketmania.db.events import EventFilter, list_query
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 @pytest.fixture
 def many_events():
-    with get_engine().begin() as connection:
+    with loading_connection() as connection:
         connection.execute(
             text(
                 "INSERT INTO events (title, description, location, event_date, total_seats, created_at) "

@@ -32,7 +32,8 @@ def server(database_url, tmp_path, name):
         base_url = f"http://127.0.0.1:{port}"
         try:
             wait_for_health(base_url, process)
-            yield httpx.Client(base_url=base_url, timeout=30), env
+            with httpx.Client(base_url=base_url, timeout=30) as http:
+                yield http, env
         finally:
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=60)

@@ -61,3 +61,63 @@ def test_no_tracked_file_refers_outside_the_repository():
                 if not resolved.is_relative_to(ROOT) or not resolved.exists():
                     outside.append(f"{path.relative_to(ROOT)}: {target}")
     assert outside == []
+
+
+MIGRATIONS = ROOT / "layers/shared/ticketmania/db/migrations/versions"
+CREATE_TABLE = re.compile(r'op\.create_table\(\s*"(\w+)"')
+DROP_TABLE = re.compile(r'op\.drop_table\(\s*"(\w+)"')
+FENCED = re.compile(r"```[^\n]*\n(.*?)```", re.DOTALL)
+
+
+def migrated_tables():
+    """The tables the migrations leave, read from their upgrade() steps."""
+    tables: set[str] = set()
+    for path in sorted(MIGRATIONS.glob("*.py")):
+        upgrade = path.read_text().split("def downgrade")[0]
+        tables |= set(CREATE_TABLE.findall(upgrade))
+        tables -= set(DROP_TABLE.findall(upgrade))
+    return tables
+
+
+def diagrams_naming_postgres(doc):
+    blocks = FENCED.findall((ROOT / doc).read_text())
+    return [block for block in blocks if "Postgres:" in block]
+
+
+def test_every_table_diagram_shows_every_table():
+    tables = migrated_tables()
+    assert {"users", "bookings", "user_event_seats", "sent_notifications"} <= tables
+    for doc in ("README.md", "docs/architecture.md"):
+        (diagram,) = diagrams_naming_postgres(doc)
+        missing = {table for table in tables if table not in diagram}
+        assert missing == set(), f"{doc}'s diagram leaves out {sorted(missing)}"
+
+
+def cli_commands():
+    from localdev.cli import build_parser
+
+    (commands,) = [
+        action
+        for action in build_parser()._actions
+        if action.__class__.__name__ == "_SubParsersAction"
+    ]
+    return sorted(commands.choices)
+
+
+def test_every_command_and_job_is_in_the_command_lists():
+    from ticketmania.jobs import JOBS
+
+    readme = (ROOT / "README.md").read_text()
+    architecture = (ROOT / "docs/architecture.md").read_text()
+    (localdev_line,) = [
+        line for line in architecture.splitlines() if line.startswith("localdev/")
+    ]
+    (job_row,) = [
+        line for line in readme.splitlines() if line.startswith("| `ticketmania job")
+    ]
+    for command in cli_commands():
+        assert f"`ticketmania {command}" in readme, command
+        assert command in localdev_line, command
+    for job in JOBS:
+        assert f"`{job}`" in job_row, job
+        assert f"| `{job}` |" in architecture, job
