@@ -115,6 +115,7 @@ def main() -> int:
     from benchmarks import (
         cold_start,
         flash_sale,
+        flash_sale_holds,
         hot_spread,
         http_load,
         listing,
@@ -282,6 +283,19 @@ def main() -> int:
                 **flash_sale.run(
                     services,
                     lambda: servers.ticketmania_serve(env=sale_env, workers=best),
+                ),
+            },
+        )
+        # The same sale with holds and a waitlist (holds of 30 s).
+        holds_env = {**sale_env, "HOLD_SECONDS": str(flash_sale_holds.HOLD_SECONDS)}
+        _section(
+            results,
+            "flash_sale_holds",
+            lambda: {
+                "workers": best,
+                **flash_sale_holds.run(
+                    services,
+                    lambda: servers.ticketmania_serve(env=holds_env, workers=best),
                 ),
             },
         )

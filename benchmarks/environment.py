@@ -72,6 +72,8 @@ def server_environment(services: Services, *, data_dir: str) -> dict[str, str]:
         # whatever local files it writes go to a folder of the run's own.
         "TICKETMANIA_JOBS": "off",
         "TICKETMANIA_DATA_DIR": data_dir,
+        # The servers and this process read and write the same Redis keys.
+        "REDIS_KEY_PREFIX": "bench",
     }
 
 

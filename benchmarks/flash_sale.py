@@ -151,8 +151,10 @@ def run(
     # Less the psql that read the count before.
     transactions = database_transactions(services) - transactions_before - 1
     booked, unsold, counted = seed.seats_of(event_id)
+    from ticketmania.sold_out import marker_keys
+
     marker = bool(
-        redis.Redis.from_url(services.redis_url).exists(f"seats:sold-out:{event_id}")
+        redis.Redis.from_url(services.redis_url).exists(marker_keys(event_id)[0])
     )
 
     outcomes = Counter(f"{a.status} {a.code}".strip() for a in answers)

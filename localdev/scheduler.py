@@ -13,7 +13,9 @@ from ticketmania.jobs import JOBS, run_job
 from ticketmania.observability import logger
 
 TICK_SECONDS = 1.0
-LOCAL_EVERY_SECONDS = {"relay-outbox": 5}
+# The relay every few seconds, so a booking's e-mail lands at once; the holds
+# every second, so an offer follows a lapse at once.
+LOCAL_EVERY_SECONDS = {"relay-outbox": 5, "expire-holds": 1}
 
 
 def run_due_jobs(next_runs: dict[str, float], now: float) -> None:

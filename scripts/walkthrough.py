@@ -5,7 +5,9 @@
         --admin-email boss@example.com --admin-password 'admin password'
 
 The admin is made beforehand with `ticketmania create-admin` (admins are never
-made over HTTP). Each step prints what it sent and what came back, and checks
+made over HTTP). It signs up two users (Ada and Bob, new addresses each run),
+books, replays, cancels, holds and confirms, and puts Bob on a sold-out
+event's waitlist until Ada lets her seats go and Bob accepts the offer. Each step prints what it sent and what came back, and checks
 the answer the API contract promises; the first wrong answer stops it with exit
 status 1. Only the standard library: it runs with any Python 3.11+.
 """
@@ -129,6 +131,71 @@ def walk(api: Api, *, admin_email: str, admin_password: str) -> None:
     expect_equal(cancelled["status"], "cancelled", "the cancelled booking's status")
     seats = api.call("GET", f"/events/{event['id']}", expect=200)["available_seats"]
     expect_equal(seats, 50, "available seats after the cancellation")
+
+    # A hold, then its confirmation.
+    held = api.call(
+        "POST",
+        "/bookings",
+        token=token,
+        body={**order, "seats_booked": 1, "hold": True},
+        expect=201,
+    )
+    expect_equal(held["status"], "held", "the hold's status")
+    confirmed = api.call(
+        "POST", f"/bookings/{held['id']}/confirm", token=token, expect=200
+    )
+    expect_equal(confirmed["status"], "confirmed", "the confirmed hold's status")
+
+    # A waitlist: a sold-out event's line gets the seats that come back.
+    tiny = api.call(
+        "POST",
+        "/events",
+        token=admin,
+        body={
+            "title": "Tiny Room",
+            "location": "Berlin",
+            "event_date": "2030-06-02T19:30:00Z",
+            "total_seats": 2,
+        },
+        expect=201,
+    )
+    taken = api.call(
+        "POST",
+        "/bookings",
+        token=token,
+        body={"event_id": tiny["id"], "seats_booked": 2, "hold": True},
+        expect=201,
+    )
+    bob_email = f"bob-{uuid.uuid4().hex[:8]}@example.com"
+    api.call(
+        "POST",
+        "/auth/signup",
+        body={"name": "Bob", "email": bob_email, "password": password},
+        expect=201,
+    )
+    bob = api.call(
+        "POST",
+        "/auth/login",
+        body={"email": bob_email, "password": password},
+        expect=200,
+    )["access_token"]
+    entry = api.call(
+        "POST",
+        f"/events/{tiny['id']}/waitlist",
+        token=bob,
+        body={"seats": 2},
+        expect=201,
+    )
+    expect_equal((entry["status"], entry["position"]), ("waiting", 1), "Bob's place")
+    api.call("POST", f"/bookings/{taken['id']}/cancel", token=token, expect=200)
+    entry = api.call("GET", f"/events/{tiny['id']}/waitlist/me", token=bob, expect=200)
+    expect_equal(entry["status"], "offered", "Bob's entry once the seats came back")
+    accepted = api.call(
+        "POST", f"/bookings/{entry['booking_id']}/confirm", token=bob, expect=200
+    )
+    expect_equal(accepted["status"], "confirmed", "Bob's booking")
+    entry = api.call("GET", f"/events/{tiny['id']}/waitlist/me", token=bob, expect=200)
+    expect_equal(entry["status"], "accepted", "Bob's entry once he confirmed")
 
 
 def expect_equal(actual: Any, expected: Any, what: str) -> None:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -178,10 +179,10 @@ def aws(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return moto_server
 
 
-@pytest.fixture(scope="module")
-def live_server(services: None) -> Iterator[str]:
-    """`ticketmania serve` with several worker processes, on this session's
-    database and Redis: concurrent requests really run at once, as in Lambda."""
+@contextmanager
+def serving(**environment: str) -> Iterator[str]:
+    """`ticketmania serve` with four worker processes, on this session's database
+    and Redis (and `environment` over the session's); its base URL."""
     port = free_port()
     with subprocess.Popen(
         [
@@ -197,7 +198,7 @@ def live_server(services: None) -> Iterator[str]:
             "warning",
         ],
         cwd=ROOT,
-        env=os.environ.copy(),
+        env={**os.environ, **environment},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     ) as process:
@@ -215,3 +216,11 @@ def live_server(services: None) -> Iterator[str]:
         yield base_url
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def live_server(services: None) -> Iterator[str]:
+    """`ticketmania serve` with several worker processes: concurrent requests
+    really run at once, as in Lambda."""
+    with serving() as base_url:
+        yield base_url

@@ -1,8 +1,8 @@
 """AdminJobsFunction's entry point. Handler: admin.jobs.handler.
 
 Each EventBridge schedule in template.yaml invokes it with a constant input:
-`{"job": "<name>"}`, plus `"repair": true` for reconcile-seats or `"date":
-"YYYY-MM-DD"` for sales-report when wanted. The jobs themselves live in the
+`{"job": "<name>"}`, plus `"repair": true` for reconcile-seats, `"date":
+"YYYY-MM-DD"` for sales-report, or `"sweep_seconds": 50` for expire-holds. The jobs themselves live in the
 layer (ticketmania/jobs/), which `ticketmania job NAME` runs locally too.
 """
 
@@ -26,6 +26,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     given = JobInput(
         repair=event.get("repair") is True,
         day=date.fromisoformat(event["date"]) if event.get("date") else None,
+        sweep_seconds=float(event.get("sweep_seconds", 0)),
     )
     logger.append_keys(job=name)
     outcome = run_job(name, given)

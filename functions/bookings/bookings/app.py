@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from bookings.routes import router
+from bookings import routes, waitlist_routes
 from ticketmania.web.function import build_function
 
-function = build_function(title="TicketMania bookings", routers=[router])
+function = build_function(
+    title="TicketMania bookings", routers=[routes.router, waitlist_routes.router]
+)
 app = function.app
 handler = function.handler

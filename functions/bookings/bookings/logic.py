@@ -27,7 +27,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ticketmania import sold_out
+from ticketmania import seat_release, sold_out
 from ticketmania.admission import admit_booking
 from ticketmania.cache import Cache
 from ticketmania.db import bookings as booking_table
@@ -36,6 +36,7 @@ from ticketmania.db.models import Booking, User
 from ticketmania.errors import (
     AlreadyCancelled,
     EventClosed,
+    HoldExpired,
     IdempotencyMismatch,
     InvalidToken,
     LimitExceeded,
@@ -47,10 +48,11 @@ from ticketmania.rate_limits import Allowance, RateLimit
 from ticketmania.security import TokenClaims
 
 
-def request_hash(*, event_id: int, seats_booked: int) -> str:
-    canonical = json.dumps(
-        {"event_id": event_id, "seats_booked": seats_booked}, sort_keys=True
-    )
+def request_hash(*, event_id: int, seats_booked: int, hold: bool = False) -> str:
+    body: dict[str, object] = {"event_id": event_id, "seats_booked": seats_booked}
+    if hold:  # a plain booking hashes as it always has: its keys stay valid
+        body["hold"] = True
+    canonical = json.dumps(body, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -84,15 +86,19 @@ def book_seats(
     idempotency_key: str | None,
     max_seats_per_user: int,
     booking_rate: RateLimit,
+    hold: bool = False,
+    hold_seconds: int,
+    offer_seconds: int,
     now: datetime,
 ) -> BookingOutcome:
-    """Book seats for the token's user, or answer a retry with the original."""
+    """Book (or, with `hold`, hold for `hold_seconds`) seats for the token's
+    user, or answer a retry with the original."""
     logger.append_keys(event_id=event_id)
     # First: a revoked token or a user past their rate goes no further.
     admission = admit_booking(
         session, cache, claims=claims, event_id=event_id, limit=booking_rate
     )
-    digest = request_hash(event_id=event_id, seats_booked=seats)
+    digest = request_hash(event_id=event_id, seats_booked=seats, hold=hold)
 
     def outcome(booking: Booking, *, is_new: bool) -> BookingOutcome:
         return BookingOutcome(
@@ -120,11 +126,22 @@ def book_seats(
             idempotency_key=idempotency_key,
             request_hash=digest if idempotency_key else None,
             now=now,
+            hold_seconds=hold_seconds if hold else None,
         )
 
-    result = attempt(wait=False)
-    if result.may_wait(seats):
-        result = attempt(wait=True)
+    def attempt_both() -> booking_table.BookingAttempt:
+        result = attempt(wait=False)
+        if result.may_wait(seats):
+            result = attempt(wait=True)
+        return result
+
+    result = attempt_both()
+    if _has_ended_holds_to_take(result, seats):
+        # Seats of holds that ended are free from their end on, settled or not:
+        # settle them now (no job needs to have run), then try again.
+        seat_release.settle(session, event_id, now=now, offer_seconds=offer_seconds)
+        session.commit()
+        result = attempt_both()
     if result.booking is not None:
         logger.append_keys(booking_id=result.booking.id)
         count("BookingsMade")
@@ -147,16 +164,53 @@ def book_seats(
         raise AssertionError("an Idempotency-Key was taken by a booking that is gone")
     if not result.is_event_found:
         raise NotFound("Event not found")
-    if not result.is_event_open or (result.has_seats and not result.is_event_open_now):
+    if not result.is_event_open:
+        raise EventClosed("The event is cancelled or has already started")
+    if result.is_waitlisted:
+        # While anyone waits, the free seats are the line's (offered in order).
+        _mark_if_none_left(cache, event_id, result, admission.marker.generation, now)
+        count("SoldOutRejections")
+        raise SoldOut("The seats that are left go to the waitlist, in order")
+    if result.has_seats and not result.is_event_open_now:
         raise EventClosed("The event is cancelled or has already started")
     if result.has_seats:  # held, then refused by the cap
         left = max(max_seats_per_user - result.user_seats, 0)
         raise LimitExceeded(
             f"At most {max_seats_per_user} seats per user on this event; you can book {left} more"
         )
-    if result.seats_left == 0:
-        sold_out.mark_sold_out(cache, event_id, generation=admission.marker.generation)
+    _mark_if_none_left(cache, event_id, result, admission.marker.generation, now)
     raise _sold_out(result.seats_left)
+
+
+def _has_ended_holds_to_take(result: booking_table.BookingAttempt, seats: int) -> bool:
+    """Refused for want of seats, while the event has ended holds to settle."""
+    return (
+        result.booking is None
+        and result.prior is None
+        and not result.is_key_taken
+        and result.is_token_current
+        and result.is_event_open
+        and not result.is_waitlisted
+        and not result.has_seats
+        and result.has_ended_holds
+    )
+
+
+def _mark_if_none_left(
+    cache: Cache,
+    event_id: int,
+    result: booking_table.BookingAttempt,
+    generation: str,
+    now: datetime,
+) -> None:
+    """No seat left: later refusals come from the marker, until the next hold
+    ends (its seats are free from then on) or MARKER_SECONDS, whichever is first."""
+    if result.seats_left != 0 or result.has_ended_holds:
+        return
+    seconds = float(sold_out.MARKER_SECONDS)
+    if result.next_hold_end is not None:
+        seconds = min(seconds, (result.next_hold_end - now).total_seconds())
+    sold_out.mark_sold_out(cache, event_id, generation=generation, seconds=seconds)
 
 
 def _find_prior(
@@ -169,7 +223,7 @@ def _find_prior(
     )
 
 
-def _visible_booking(session: Session, booking_id: int, user: User) -> Booking:
+def visible_booking(session: Session, booking_id: int, user: User) -> Booking:
     booking = booking_table.get_booking(session, booking_id)
     # Someone else's booking is "not found", not "forbidden": no enumeration.
     if booking is None or (booking.user_id != user.id and user.role != "admin"):
@@ -178,30 +232,52 @@ def _visible_booking(session: Session, booking_id: int, user: User) -> Booking:
 
 
 def get_booking(session: Session, *, booking_id: int, user: User) -> Booking:
-    return _visible_booking(session, booking_id, user)
+    return visible_booking(session, booking_id, user)
 
 
 def cancel_booking(
-    session: Session, cache: Cache, *, booking_id: int, user: User, now: datetime
+    session: Session,
+    cache: Cache,
+    *,
+    booking_id: int,
+    user: User,
+    now: datetime,
+    offer_seconds: int,
 ) -> Booking:
-    """Cancel and give the seats back, in one statement that locks one shard."""
+    """Cancel a booking or release a hold, giving the seats back in one
+    statement that locks one shard; to the event's line, in order, if anyone
+    waits."""
     logger.append_keys(booking_id=booking_id)
-    booking = _visible_booking(session, booking_id, user)
+    booking = visible_booking(session, booking_id, user)
     event_id = booking.event_id
     # The reads are done: end their transaction, so the cancellation runs alone
     # (and commits itself) on a connection of its own.
     session.rollback()
-    is_cancelled = booking_table.cancel_booking(session, booking_id, now=now)
-    if is_cancelled:
+    cancellation = booking_table.cancel_booking(session, booking_id, now=now)
+    if cancellation.is_cancelled and cancellation.has_waiting:
+        # The seats are the line's: offered now (the expire-holds job would
+        # make the offers too, were this to fail after the cancellation).
+        seat_release.settle(session, event_id, now=now, offer_seconds=offer_seconds)
+        session.commit()
+    elif cancellation.is_cancelled:
         # First, before any read that could fail: the seats are back for sale.
         sold_out.seats_given_back(cache, event_id)
     session.refresh(booking)
-    if not is_cancelled:
+    if not cancellation.is_cancelled:
         if booking.status == "cancelled":
             raise AlreadyCancelled()
+        if booking.status == "expired" or (
+            booking.status == "held" and is_ended(booking, now)
+        ):
+            raise HoldExpired()
         raise EventClosed("The event has already started")
-    count("BookingsCancelled")
+    count("HoldsReleased" if cancellation.was_held else "BookingsCancelled")
     return booking
+
+
+def is_ended(booking: Booking, now: datetime) -> bool:
+    """A hold past its end: it reads `expired` from then on."""
+    return booking.expires_at is not None and booking.expires_at <= now
 
 
 def list_my_bookings(

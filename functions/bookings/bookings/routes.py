@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 
-from bookings import logic
+from bookings import holds, logic
 from bookings.schemas import BookingCreate, BookingOut
 from ticketmania.cache import get_cache
 from ticketmania.rate_limits import parsed
@@ -42,7 +42,7 @@ IdempotencyKey = Annotated[
         },
         **error_responses(401, 404, 409, 413, 422, 429, 503),
     },
-    summary="Book seats (never oversold; 409 sold_out, event_closed, limit_exceeded, idempotency_mismatch)",
+    summary="Book or hold seats (never oversold; 409 sold_out, event_closed, limit_exceeded, idempotency_mismatch)",
 )
 async def create_booking(
     body: BookingCreate,
@@ -61,6 +61,9 @@ async def create_booking(
         idempotency_key=idempotency_key,
         max_seats_per_user=settings.max_seats_per_user_per_event,
         booking_rate=parsed(settings.rate_limit_booking),
+        hold=body.hold,
+        hold_seconds=settings.hold_seconds,
+        offer_seconds=settings.waitlist_offer_seconds,
         now=datetime.now(UTC),
     )
     if outcome.allowance is not None:
@@ -107,11 +110,45 @@ async def get_booking(id: PathId, user: CurrentUser, session: SessionDep) -> Any
     "/bookings/{id}/cancel",
     response_model=BookingOut,
     responses=error_responses(401, 404, 409, 422, 503),
-    summary="Cancel a booking and return its seats (409 already_cancelled, event_closed)",
+    summary="Cancel a booking or release a hold, returning its seats (409 already_cancelled, hold_expired, event_closed)",
 )
 async def cancel_booking(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
     return logic.cancel_booking(
-        session, get_cache(), booking_id=id, user=user, now=datetime.now(UTC)
+        session,
+        get_cache(),
+        booking_id=id,
+        user=user,
+        now=datetime.now(UTC),
+        offer_seconds=get_settings().waitlist_offer_seconds,
+    )
+
+
+@router.post(
+    "/bookings/{id}/confirm",
+    response_model=BookingOut,
+    responses=error_responses(401, 404, 409, 422, 503),
+    summary="Confirm a hold (409 hold_expired, already_cancelled, event_closed); "
+    "a confirmed booking is answered as it is",
+)
+async def confirm_booking(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
+    return holds.confirm_hold(session, booking_id=id, user=user, now=datetime.now(UTC))
+
+
+@router.post(
+    "/bookings/{id}/extend",
+    response_model=BookingOut,
+    responses=error_responses(401, 404, 409, 422, 503),
+    summary="Move a hold's end (409 hold_expired, hold_extension_limit, not_held)",
+)
+async def extend_booking(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
+    settings = get_settings()
+    return holds.extend_hold(
+        session,
+        booking_id=id,
+        user=user,
+        now=datetime.now(UTC),
+        extension_seconds=settings.hold_extension_seconds,
+        longest_seconds=settings.hold_max_seconds,
     )
 
 

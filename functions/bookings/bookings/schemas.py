@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from ticketmania.settings import get_settings
 from ticketmania.web.params import MAX_ID
@@ -26,7 +26,12 @@ def _document_booking_limit(schema: dict[str, Any]) -> None:
 class BookingCreate(BaseModel):
     model_config = ConfigDict(
         extra="ignore",
-        json_schema_extra={"examples": [{"event_id": 1, "seats_booked": 2}]},
+        json_schema_extra={
+            "examples": [
+                {"event_id": 1, "seats_booked": 2},
+                {"event_id": 1, "seats_booked": 2, "hold": True},
+            ]
+        },
     )
 
     # strict: 2.0, "2" and true are not seat counts.
@@ -41,6 +46,14 @@ class BookingCreate(BaseModel):
         ),
         AfterValidator(_within_booking_limit),
     ]
+    hold: Annotated[
+        bool,
+        Field(
+            strict=True,
+            description="Hold the seats for HOLD_SECONDS (default 900) instead of "
+            "booking them: confirm with POST /bookings/{id}/confirm",
+        ),
+    ] = False
 
 
 class BookingOut(BaseModel):
@@ -50,5 +63,52 @@ class BookingOut(BaseModel):
     user_id: int
     event_id: int
     seats_booked: int
-    status: Literal["confirmed", "cancelled"]
+    status: Literal["confirmed", "cancelled", "held", "expired"]
+    created_at: datetime
+    # Left out of the body when there is none: a booking's body is what it
+    # always was; a hold's adds when it ends.
+    expires_at: datetime | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="When a hold ends: on holds (held, expired) only; a booking "
+        "made without a hold, or confirmed, has none",
+    )
+
+    @model_validator(mode="after")
+    def _ended_hold_reads_expired(self) -> BookingOut:
+        # From its end on a hold reads "expired", whether or not it is settled.
+        ends = self.expires_at
+        if self.status == "held" and ends is not None and ends <= datetime.now(UTC):
+            self.status = "expired"
+        return self
+
+
+class WaitlistJoin(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore", json_schema_extra={"examples": [{"seats": 2}]}
+    )
+
+    seats: Annotated[
+        int,
+        Field(
+            ge=1,
+            strict=True,
+            description="1..MAX_SEATS_PER_BOOKING (default 10)",
+            json_schema_extra=_document_booking_limit,
+        ),
+        AfterValidator(_within_booking_limit),
+    ]
+
+
+class WaitlistEntryOut(BaseModel):
+    event_id: int
+    user_id: int
+    seats: int
+    status: Literal["waiting", "offered", "accepted", "expired", "left"]
+    position: int | None = Field(
+        description="1 for the first in line, counting only entries waiting or "
+        "offered; null once the entry has left the line"
+    )
+    booking_id: int | None = Field(description="The offer's hold, once offered")
+    offer_expires_at: datetime | None
     created_at: datetime

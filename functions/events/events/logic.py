@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ticketmania import sold_out
+from ticketmania import seat_release, sold_out
 from ticketmania.cache import Cache, bump_version
 from ticketmania.db import events as event_table
 from ticketmania.db.models import Event
@@ -37,7 +37,13 @@ def create_event(session: Session, cache: Cache, *, fields: dict[str, Any]) -> E
 
 
 def update_event(
-    session: Session, cache: Cache, *, event_id: int, changes: dict[str, Any]
+    session: Session,
+    cache: Cache,
+    *,
+    event_id: int,
+    changes: dict[str, Any],
+    now: datetime,
+    offer_seconds: int,
 ) -> Event:
     logger.append_keys(event_id=event_id)
     is_resize = "total_seats" in changes
@@ -48,11 +54,20 @@ def update_event(
     if event is None:
         raise NotFound("Event not found")
     if is_resize:
-        shard_count = resize_seats(
-            session, event, unsold, total_seats=changes["total_seats"]
-        )
-        changes = {**changes, "shard_count": shard_count}
+        if not unsold:
+            raise NotFound("Event not found")
+        # Ended holds are not booked: their seats count as unsold in the resize.
+        unsold = seat_release.give_back_ended(session, event_id, unsold, now=now)
+        unsold = resize_seats(event, unsold, total_seats=changes["total_seats"])
+        changes = {**changes, "shard_count": len(unsold)}
     event = event_table.update_event(session, event, changes)
+    if is_resize:
+        # Seats a larger total adds go to the event's line first, in order.
+        unsold, _ = seat_release.offer_in_order(
+            session, event, unsold, now=now, offer_seconds=offer_seconds
+        )
+        event_table.set_seats(session, event.id, unsold)
+        session.refresh(event)  # available_seats, as the shards now have it
     session.commit()
     bump_version(cache, LISTING_NAMESPACE)
     if is_resize:
@@ -60,25 +75,18 @@ def update_event(
     return event
 
 
-def resize_seats(
-    session: Session, event: Event, unsold: list[int], *, total_seats: int
-) -> int:
-    """Move the unsold seats by the change of the total, with every shard locked
-    (`unsold`: what each holds): booked seats stay booked, and the unsold ones
-    are spread evenly again, over more shards if the event grew. Returns the
-    event's shard count."""
-    if not unsold:
-        raise NotFound("Event not found")
+def resize_seats(event: Event, unsold: list[int], *, total_seats: int) -> list[int]:
+    """The unsold seats of each shard once the total is `total_seats`, from what
+    each holds now with every shard locked: booked seats (confirmed, and held
+    by live holds) stay booked, and the unsold ones are spread evenly again,
+    over more shards if the event grew."""
     booked = event.total_seats - sum(unsold)
     if total_seats < booked:
         raise SeatsBelowBooked(
-            f"total_seats cannot go below the {booked} seats already booked"
+            f"total_seats cannot go below the {booked} seats already booked or held"
         )
     shard_count = max(len(unsold), event_table.shard_count_for(total_seats))
-    event_table.set_seats(
-        session, event.id, event_table.spread(total_seats - booked, shard_count)
-    )
-    return shard_count
+    return event_table.spread(total_seats - booked, shard_count)
 
 
 def cancel_event(

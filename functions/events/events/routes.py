@@ -79,7 +79,12 @@ async def update_event(
     id: PathId, body: EventUpdate, admin: CurrentAdmin, session: SessionDep
 ) -> Any:
     return logic.update_event(
-        session, get_cache(), event_id=id, changes=body.model_dump(exclude_unset=True)
+        session,
+        get_cache(),
+        event_id=id,
+        changes=body.model_dump(exclude_unset=True),
+        now=datetime.now(UTC),
+        offer_seconds=get_settings().waitlist_offer_seconds,
     )
 
 

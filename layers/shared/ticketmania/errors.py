@@ -14,7 +14,12 @@ AppError (status, code)
 │   ├── EventClosed           409 event_closed
 │   ├── LimitExceeded         409 limit_exceeded
 │   ├── AlreadyCancelled      409 already_cancelled
-│   └── IdempotencyMismatch   409 idempotency_mismatch
+│   ├── IdempotencyMismatch   409 idempotency_mismatch
+│   ├── HoldExpired           409 hold_expired
+│   ├── HoldExtensionLimit    409 hold_extension_limit
+│   ├── NotHeld               409 not_held
+│   ├── SeatsAvailable        409 seats_available
+│   └── AlreadyWaiting        409 already_waiting
 ├── InvalidValue          422 validation_error (a value the database cannot store)
 ├── RateLimited           429 rate_limited (Retry-After)
 └── Unavailable           503 unavailable (Retry-After)
@@ -129,6 +134,35 @@ class IdempotencyMismatch(Conflict):
         "idempotency_mismatch",
         "This Idempotency-Key was used with a different request",
     )
+
+
+class HoldExpired(Conflict):
+    code, default_detail = (
+        "hold_expired",
+        "The hold has expired: its seats are released",
+    )
+
+
+class HoldExtensionLimit(Conflict):
+    code, default_detail = (
+        "hold_extension_limit",
+        "The hold cannot be extended any further",
+    )
+
+
+class NotHeld(Conflict):
+    code, default_detail = "not_held", "The booking is not a hold"
+
+
+class SeatsAvailable(Conflict):
+    code, default_detail = (
+        "seats_available",
+        "The seats can be booked now: no need to wait",
+    )
+
+
+class AlreadyWaiting(Conflict):
+    code, default_detail = "already_waiting", "You are on this event's waitlist already"
 
 
 class InvalidValue(AppError):

@@ -26,12 +26,19 @@ _SUBJECTS = {
     outbox.BOOKING_CONFIRMED: "Your booking for {title} is confirmed",
     outbox.BOOKING_CANCELLED: "Your booking for {title} is cancelled",
     outbox.EVENT_CANCELLED: "{title} is cancelled",
+    outbox.HOLD_EXPIRED: "Your hold for {title} has expired",
+    outbox.WAITLIST_OFFERED: "Seats for {title} are held for you",
 }
 _OPENINGS = {
     outbox.BOOKING_CONFIRMED: "your {seats} seat(s) for {title} are booked (booking {bookings}).",
     outbox.BOOKING_CANCELLED: "your booking {bookings} for {title} is cancelled; its {seats} seat(s) are released.",
     outbox.EVENT_CANCELLED: "{title} has been cancelled by the organiser. Your booking(s) {bookings} "
     "for {seats} seat(s) are cancelled.",
+    outbox.HOLD_EXPIRED: "your hold {bookings} on {seats} seat(s) for {title} has expired "
+    "unconfirmed; its seats are released.",
+    outbox.WAITLIST_OFFERED: "{seats} seat(s) for {title} came back, and they are held for "
+    "you, first on the waitlist, until {ends} UTC (booking {bookings}). Confirm it to "
+    "book them (POST /bookings/<id>/confirm); after that they go to the next in line.",
 }
 
 
@@ -43,10 +50,12 @@ def _one_line(text: str) -> str:
 def compose(
     *, topic: str, recipient: Recipient, outbox_id: int, mail_from: str
 ) -> EmailMessage:
+    ends = recipient.hold_ends_at
     facts = {
         "title": _one_line(recipient.event_title),
         "seats": recipient.seats,
         "bookings": ", ".join(f"#{booking_id}" for booking_id in recipient.booking_ids),
+        "ends": f"{ends:%A %d %B %Y, %H:%M:%S}" if ends is not None else "",
     }
     message = EmailMessage()
     message["From"] = mail_from

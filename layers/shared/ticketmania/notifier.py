@@ -38,7 +38,12 @@ def parse_message(body: str) -> outbox.Message:
 
 
 def booking_ids_of(message: outbox.Message) -> list[int]:
-    if message.topic in (outbox.BOOKING_CONFIRMED, outbox.BOOKING_CANCELLED):
+    if message.topic in (
+        outbox.BOOKING_CONFIRMED,
+        outbox.BOOKING_CANCELLED,
+        outbox.HOLD_EXPIRED,
+        outbox.WAITLIST_OFFERED,
+    ):
         return [int(message.payload["booking_id"])]
     if message.topic == outbox.EVENT_CANCELLED:
         return [int(booking_id) for booking_id in message.payload["booking_ids"]]

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     events_cache_ttl: int = Field(default=5, ge=0, le=3600)
     max_seats_per_booking: int = Field(default=10, ge=1, le=1000)
     max_seats_per_user_per_event: int = Field(default=10, ge=1, le=100_000)
+    # Holds: how long one lasts, how far an extension moves its end, and the
+    # longest one may last from its creation; a waitlist offer's hold.
+    hold_seconds: int = Field(default=900, ge=1, le=86_400)
+    hold_extension_seconds: int = Field(default=300, ge=1, le=86_400)
+    hold_max_seconds: int = Field(default=1800, ge=1, le=86_400)
+    waitlist_offer_seconds: int = Field(default=1800, ge=1, le=7 * 86_400)
 
     db_pool_size: int = Field(default=0, ge=0, le=100)  # 0: 1 in Lambda, 10 locally
     db_statement_timeout_ms: int = Field(default=5000, ge=100)

@@ -12,6 +12,8 @@ Postgres stays the truth, and the marker is never trusted for long:
   read before the database was asked.
 - A give-back whose take-down never reaches Redis leaves the marker up for at
   most MARKER_SECONDS.
+- A hold's seats are free from the moment it ends, which no write announces:
+  a marker never outlives the event's next hold to end.
 - With Redis down, nothing is marked or read: every booking asks Postgres,
   which only costs speed.
 """
@@ -74,11 +76,18 @@ def read_marker(cache: Cache, event_id: int) -> Marker:
     return cache.call(read, NO_MARKER)
 
 
-def mark_sold_out(cache: Cache, event_id: int, *, generation: str) -> None:
-    """Mark the event sold out, unless seats were given back since `generation`."""
+def mark_sold_out(
+    cache: Cache, event_id: int, *, generation: str, seconds: float = MARKER_SECONDS
+) -> None:
+    """Mark the event sold out for `seconds` (at most MARKER_SECONDS: less when
+    a hold ends sooner, as its seats are free from that moment), unless seats
+    were given back since `generation`."""
+    milliseconds = int(min(seconds, MARKER_SECONDS) * 1000)
+    if milliseconds <= 0:
+        return
     cache.call(
         lambda client: client.eval(
-            _MARK, 2, *marker_keys(event_id), generation, MARKER_SECONDS * 1000
+            _MARK, 2, *marker_keys(event_id), generation, milliseconds
         ),
         None,
     )

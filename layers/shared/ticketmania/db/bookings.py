@@ -33,6 +33,7 @@ _BOOKING_COLUMNS = (
     "status",
     "created_at",
     "cancelled_at",
+    "expires_at",
 )
 
 # The fast pick: one shard that holds all the seats asked for, tried in random
@@ -87,15 +88,20 @@ locked AS (
 _BOOK_AFTER_PICK = """
 , prior AS (
   SELECT k.request_hash, b.id, b.user_id, b.event_id, b.seats_booked, b.status,
-         b.created_at, b.cancelled_at
+         b.created_at, b.cancelled_at, b.expires_at
   FROM idempotency_keys AS k JOIN bookings AS b ON b.id = k.booking_id
   WHERE k.user_id = :user_id AND k.key = CAST(:key AS varchar)
+), line AS (
+  -- While anyone waits, the event's free seats are the line's (offered in order).
+  SELECT 1 FROM waitlist_entries
+  WHERE event_id = :event_id AND status = 'waiting' LIMIT 1
 ), event_now AS (
   SELECT e.id FROM events AS e
   WHERE e.id = :event_id AND e.cancelled_at IS NULL AND e.event_date > :now
     AND EXISTS (SELECT 1 FROM pick)
     AND EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version)
     AND NOT EXISTS (SELECT 1 FROM prior)
+    AND NOT EXISTS (SELECT 1 FROM line)
   FOR SHARE OF e
 ), allowance AS (
   INSERT INTO user_event_seats AS u (user_id, event_id, seats)
@@ -113,9 +119,16 @@ _BOOK_AFTER_PICK = """
     AND EXISTS (SELECT 1 FROM allowance)
   RETURNING s.shard
 ), booking AS (
-  INSERT INTO bookings (user_id, event_id, seats_booked, status)
-  SELECT :user_id, :event_id, :seats, 'confirmed' WHERE EXISTS (SELECT 1 FROM taken)
-  RETURNING id, user_id, event_id, seats_booked, status, created_at, cancelled_at
+  INSERT INTO bookings (user_id, event_id, seats_booked, status, expires_at)
+  SELECT :user_id, :event_id, :seats,
+         CASE WHEN CAST(:hold AS boolean) THEN 'held' ELSE 'confirmed' END,
+         CASE WHEN CAST(:hold AS boolean)
+              THEN CAST(:now AS timestamptz)
+                   + make_interval(secs => CAST(:hold_seconds AS double precision))
+         END
+  WHERE EXISTS (SELECT 1 FROM taken)
+  RETURNING id, user_id, event_id, seats_booked, status, created_at, cancelled_at,
+            expires_at
 ), key AS (
   INSERT INTO idempotency_keys (user_id, key, request_hash, booking_id)
   SELECT user_id, CAST(:key AS varchar), CAST(:request_hash AS varchar), id
@@ -124,12 +137,12 @@ _BOOK_AFTER_PICK = """
   INSERT INTO outbox (topic, payload)
   SELECT CAST(:topic AS varchar), jsonb_build_object('booking_id', id, 'user_id', user_id,
     'event_id', event_id, 'seats_booked', seats_booked)
-  FROM booking
+  FROM booking WHERE NOT CAST(:hold AS boolean)  -- a hold's e-mail waits for its confirmation
 )
 SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
-       booking.status, booking.created_at, booking.cancelled_at,
+       booking.status, booking.created_at, booking.cancelled_at, booking.expires_at,
        prior.request_hash, prior.id, prior.user_id, prior.event_id, prior.seats_booked,
-       prior.status, prior.created_at, prior.cancelled_at,
+       prior.status, prior.created_at, prior.cancelled_at, prior.expires_at,
        EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version),
        event.id IS NOT NULL,
        coalesce(event.is_open, false),
@@ -137,7 +150,12 @@ SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
        EXISTS (SELECT 1 FROM event_now),
        EXISTS (SELECT 1 FROM allowance),
        (SELECT seats FROM seats_left),
-       (SELECT seats FROM user_event_seats WHERE user_id = :user_id AND event_id = :event_id)
+       (SELECT seats FROM user_event_seats WHERE user_id = :user_id AND event_id = :event_id),
+       EXISTS (SELECT 1 FROM line),
+       EXISTS (SELECT 1 FROM bookings WHERE event_id = :event_id AND status = 'held'
+               AND expires_at <= :now),
+       (SELECT min(expires_at) FROM bookings WHERE event_id = :event_id
+        AND status = 'held' AND expires_at > :now)
 FROM (SELECT 1) AS one
 LEFT JOIN booking ON true
 LEFT JOIN prior ON true
@@ -170,6 +188,13 @@ class BookingAttempt:
     is_within_cap: bool
     seats_left: int
     user_seats: int
+    # Someone waits in the event's line: its free seats are the line's.
+    is_waitlisted: bool = False
+    # Holds that have ended but are not settled: their seats are free, to be
+    # given back (ticketmania/seat_release.py) before anyone is told "sold out".
+    has_ended_holds: bool = False
+    # When the event's next live hold ends (its seats come back then).
+    next_hold_end: datetime | None = None
     # The key was taken meanwhile by a concurrent request: nothing was written.
     is_key_taken: bool = False
 
@@ -182,6 +207,7 @@ class BookingAttempt:
             and self.prior is None
             and self.is_event_found
             and self.is_event_open
+            and not self.is_waitlisted
             and self.seats_left >= seats
         )
 
@@ -204,11 +230,14 @@ def book(
     idempotency_key: str | None,
     request_hash: str | None,
     now: datetime,
+    hold_seconds: int | None = None,
 ) -> BookingAttempt:
     """Book seats in one statement that is its own transaction: take them from
     the shards (one shard, skipping busy ones; or, with `wait`, as many shards as
     it takes, in order), count them against the user's cap, write the booking,
-    its key and its outbox message. Writes nothing when any guard fails.
+    its key and its outbox message. Writes nothing when any guard fails. With
+    `hold_seconds`, the booking is a hold ending that long after `now`, and its
+    e-mail waits for its confirmation.
 
     Runs on a pooled connection of its own (`run_alone`): the session must not
     hold one.
@@ -223,6 +252,8 @@ def book(
         "request_hash": request_hash,
         "topic": outbox.BOOKING_CONFIRMED,
         "now": now,
+        "hold": hold_seconds is not None,
+        "hold_seconds": hold_seconds or 0,
     }
     statement = BOOK_FROM_SHARDS_IN_ORDER if wait else BOOK_FROM_ONE_SHARD
     try:
@@ -246,17 +277,20 @@ def book(
             is_key_taken=True,
         )
     return BookingAttempt(
-        booking=_booking_from(row[0:7]),
-        prior_request_hash=row[7],
-        prior=_booking_from(row[8:15]),
-        is_token_current=bool(row[15]),
-        is_event_found=bool(row[16]),
-        is_event_open=bool(row[17]),
-        has_seats=bool(row[18]),
-        is_event_open_now=bool(row[19]),
-        is_within_cap=bool(row[20]),
-        seats_left=int(row[21]),
-        user_seats=int(row[22] or 0),
+        booking=_booking_from(row[0:8]),
+        prior_request_hash=row[8],
+        prior=_booking_from(row[9:17]),
+        is_token_current=bool(row[17]),
+        is_event_found=bool(row[18]),
+        is_event_open=bool(row[19]),
+        has_seats=bool(row[20]),
+        is_event_open_now=bool(row[21]),
+        is_within_cap=bool(row[22]),
+        seats_left=int(row[23]),
+        user_seats=int(row[24] or 0),
+        is_waitlisted=bool(row[25]),
+        has_ended_holds=bool(row[26]),
+        next_hold_end=row[27],
     )
 
 
@@ -297,24 +331,41 @@ def get_booking(session: Session, booking_id: int) -> Booking | None:
     return session.get(Booking, booking_id)
 
 
+_USER_SEATS = text(
+    "SELECT seats FROM user_event_seats WHERE user_id = :user_id AND event_id = :event_id"
+)
+
+
+def user_seats(session: Session, *, user_id: int, event_id: int) -> int:
+    """The seats the user holds on the event, confirmed and held: what the
+    per-user cap counts."""
+    return int(
+        session.scalar(_USER_SEATS, {"user_id": user_id, "event_id": event_id}) or 0
+    )
+
+
 _CANCEL_BOOKING = """
     WITH target AS (
       SELECT b.id, b.event_id, e.shard_count
       FROM bookings AS b JOIN events AS e ON e.id = b.event_id
       WHERE b.id = :booking_id
     ), shard AS (
-      SELECT s.event_id, s.shard FROM seat_shards AS s JOIN target AS t
+      SELECT s.event_id, s.shard, s.available FROM seat_shards AS s JOIN target AS t
         ON s.event_id = t.event_id AND s.shard = mod(t.id, t.shard_count)
       FOR UPDATE OF s
     ), cancelled AS (
       UPDATE bookings AS b SET status = 'cancelled', cancelled_at = :now
       FROM events AS e
-      WHERE b.id = :booking_id AND b.status = 'confirmed'
+      WHERE b.id = :booking_id
+        AND (b.status = 'confirmed' OR (b.status = 'held' AND b.expires_at > :now))
         AND e.id = b.event_id AND e.event_date > :now
         AND EXISTS (SELECT 1 FROM shard)
-      RETURNING b.id, b.user_id, b.event_id, b.seats_booked
+      -- A hold keeps its expires_at until it is confirmed: this was one.
+      RETURNING b.id, b.user_id, b.event_id, b.seats_booked,
+                b.expires_at IS NOT NULL AS was_held
     ), returned AS (
-      UPDATE seat_shards AS s SET available = s.available + cancelled.seats_booked
+      -- From the count the lock read (as the booking statement does).
+      UPDATE seat_shards AS s SET available = shard.available + cancelled.seats_booked
       FROM cancelled, shard
       WHERE s.event_id = shard.event_id AND s.shard = shard.shard
     ), allowance AS (
@@ -322,29 +373,48 @@ _CANCEL_BOOKING = """
       FROM cancelled
       WHERE u.user_id = cancelled.user_id AND u.event_id = cancelled.event_id
     ), message AS (
+      -- A released hold sends nothing: no confirmation was ever sent for it.
       INSERT INTO outbox (topic, payload)
       SELECT CAST(:topic AS varchar), jsonb_build_object('booking_id', id, 'user_id', user_id,
         'event_id', event_id, 'seats_booked', seats_booked)
-      FROM cancelled
+      FROM cancelled WHERE NOT was_held
     )
-    SELECT count(*) FROM cancelled
+    SELECT (SELECT count(*) FROM cancelled),
+           coalesce((SELECT was_held FROM cancelled), false),
+           EXISTS (SELECT 1 FROM waitlist_entries AS w JOIN target AS t
+                   ON w.event_id = t.event_id WHERE w.status = 'waiting')
 """
 
 
-def cancel_booking(session: Session, booking_id: int, *, now: datetime) -> bool:
-    """Cancel a confirmed booking of an event not yet started, give its seats back
-    to one shard, take them off the user's count and write the outbox message: one
-    statement that is its own transaction, so the shard is held for that statement
-    only. False: nothing changed (already cancelled, or the event started).
+@dataclass(frozen=True)
+class Cancellation:
+    is_cancelled: bool
+    # It was a hold: released, with no e-mail.
+    was_held: bool
+    # Someone waits for the event: the seats given back are theirs to be offered.
+    has_waiting: bool
+
+
+def cancel_booking(session: Session, booking_id: int, *, now: datetime) -> Cancellation:
+    """Cancel a confirmed booking, or release a live hold, of an event not yet
+    started: give its seats back to one shard, take them off the user's count
+    and write the outbox message (a booking's, not a hold's): one statement that
+    is its own transaction, so the shard is held for that statement only.
+    Nothing changes for a booking already cancelled, a hold that has ended, or
+    an event that started.
 
     Runs on a pooled connection of its own (`run_alone`): the session must not
     hold one."""
-    ((cancelled,),) = run_alone(
+    ((cancelled, was_held, has_waiting),) = run_alone(
         session,
         _CANCEL_BOOKING,
         {"booking_id": booking_id, "now": now, "topic": outbox.BOOKING_CANCELLED},
     )
-    return bool(cancelled == 1)
+    return Cancellation(
+        is_cancelled=cancelled == 1,
+        was_held=bool(was_held),
+        has_waiting=bool(has_waiting),
+    )
 
 
 def list_user_bookings(

@@ -219,9 +219,14 @@ def set_seats(session: Session, event_id: int, available: list[int]) -> None:
 _CANCEL_WITH_BOOKINGS = text(
     """
     WITH cancelled AS (
+      -- Confirmed bookings and holds alike (a hold that ended, too: its seats
+      -- were never given back); only the bookings were ever confirmed by e-mail.
       UPDATE bookings SET status = 'cancelled', cancelled_at = :now
-      WHERE event_id = :event_id AND status = 'confirmed'
-      RETURNING id
+      WHERE event_id = :event_id AND status IN ('confirmed', 'held')
+      RETURNING id, expires_at IS NULL AS was_confirmed
+    ), line AS (
+      UPDATE waitlist_entries SET status = 'expired', updated_at = now()
+      WHERE event_id = :event_id AND status IN ('waiting', 'offered')
     ), event AS (
       UPDATE events SET cancelled_at = :now, updated_at = now()
       WHERE id = :event_id
@@ -236,7 +241,8 @@ _CANCEL_WITH_BOOKINGS = text(
       INSERT INTO outbox (topic, payload)
       SELECT :topic, jsonb_build_object(
         'event_id', event.id,
-        'booking_ids', coalesce((SELECT jsonb_agg(id ORDER BY id) FROM cancelled), '[]'::jsonb))
+        'booking_ids', coalesce((SELECT jsonb_agg(id ORDER BY id) FROM cancelled
+                                 WHERE was_confirmed), '[]'::jsonb))
       FROM event
     )
     SELECT id FROM cancelled ORDER BY id
@@ -247,8 +253,9 @@ _CANCEL_WITH_BOOKINGS = text(
 def cancel_with_bookings(
     session: Session, event_id: int, *, now: datetime
 ) -> list[int]:
-    """Cancel the event and every confirmed booking of it, give all its seats back
-    and write the outbox message: one statement, run with every shard locked
+    """Cancel the event, every confirmed booking and hold of it, and end its
+    waitlist; give all its seats back and write the outbox message (for the
+    confirmed bookings' holders): one statement, run with every shard locked
     (`lock_seats`), so no booking can land in between; a booking that waited on a
     shard sees the event cancelled. Returns the cancelled bookings' ids."""
     return list(

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
@@ -105,11 +106,20 @@ class Event(Base):
     shard_count: Mapped[int] = mapped_column(
         SmallInteger, nullable=False, server_default="1"
     )
-    # The unsold seats: the sum of the event's shards, read with the row.
+    # The seats anyone could have: total - confirmed - live holds, read with the
+    # row. The shards' unsold seats, plus those of holds that have ended but
+    # are not settled yet (their seats are free from `expires_at` on).
     available_seats: Mapped[int] = column_property(
         select(func.coalesce(func.sum(SeatShard.available), 0))
         .where(SeatShard.event_id == id)
         .correlate_except(SeatShard)
+        .scalar_subquery()
+        + select(func.coalesce(func.sum(text("b.seats_booked")), 0))
+        .select_from(text("bookings AS b"))
+        .where(
+            text("b.event_id = events.id AND b.status = 'held'"),
+            text("b.expires_at <= statement_timestamp()"),
+        )
         .scalar_subquery()
     )
     # Set when an admin cancels (DELETE): the row stays, hidden from reads.
@@ -125,7 +135,18 @@ class Booking(Base):
     __table_args__ = (
         CheckConstraint("seats_booked > 0", name="ck_bookings_seats_positive"),
         CheckConstraint(
-            "status IN ('confirmed', 'cancelled')", name="ck_bookings_status"
+            "status IN ('confirmed', 'cancelled', 'held', 'expired')",
+            name="ck_bookings_status",
+        ),
+        CheckConstraint(
+            "status <> 'held' OR expires_at IS NOT NULL",
+            name="ck_bookings_held_expires",
+        ),
+        Index(
+            "ix_bookings_event_holds",
+            "event_id",
+            "expires_at",
+            postgresql_where="status = 'held'",
         ),
         Index("ix_bookings_user_id_id", "user_id", "id"),
         Index("ix_bookings_event_id_status", "event_id", "status"),
@@ -159,6 +180,70 @@ class Booking(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
+    # When a hold ends (status "held"); from then on it reads "expired".
+    expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class WaitlistEntry(Base):
+    """One buyer in an event's line: waiting, offered (a hold in their name),
+    then accepted, expired or left. Live entries (waiting, offered) are the line."""
+
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        CheckConstraint("seats > 0", name="ck_waitlist_entries_seats_positive"),
+        CheckConstraint(
+            "status IN ('waiting', 'offered', 'accepted', 'expired', 'left')",
+            name="ck_waitlist_entries_status",
+        ),
+        CheckConstraint(
+            "status <> 'offered' OR booking_id IS NOT NULL",
+            name="ck_waitlist_entries_offer_has_hold",
+        ),
+        Index(
+            "uq_waitlist_entries_live",
+            "event_id",
+            "user_id",
+            unique=True,
+            postgresql_where="status IN ('waiting', 'offered')",
+        ),
+        Index(
+            "ix_waitlist_entries_line",
+            "event_id",
+            "id",
+            postgresql_where="status IN ('waiting', 'offered')",
+        ),
+        Index("ix_waitlist_entries_event_id", "event_id", "id"),
+        Index(
+            "ix_waitlist_entries_booking_id",
+            "booking_id",
+            postgresql_where="booking_id IS NOT NULL",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="RESTRICT"), nullable=False
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="RESTRICT"), nullable=False
+    )
+    seats: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(
+        String(16), nullable=False, server_default="waiting"
+    )
+    booking_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("bookings.id", ondelete="RESTRICT"), nullable=True
+    )
+    offer_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    # When the entry was written (not when its transaction began).
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp(), nullable=False
+    )
+    updated_at: Mapped[datetime] = _created_at()
 
 
 class IdempotencyKey(Base):

@@ -22,12 +22,14 @@ class Recipient:
     event_location: str
     booking_ids: list[int]
     seats: int
+    # When the bookings' holds end (a waitlist offer's e-mail says it).
+    hold_ends_at: datetime | None = None
 
 
 _RECIPIENTS = text(
     """
     SELECT u.id, u.email, u.name, e.title, e.event_date, e.location,
-           array_agg(b.id ORDER BY b.id), sum(b.seats_booked)
+           array_agg(b.id ORDER BY b.id), sum(b.seats_booked), min(b.expires_at)
     FROM bookings AS b
     JOIN users AS u ON u.id = b.user_id
     JOIN events AS e ON e.id = b.event_id
@@ -51,6 +53,7 @@ def recipients_of(session: Session, booking_ids: list[int]) -> list[Recipient]:
             event_location=row[5],
             booking_ids=list(row[6]),
             seats=int(row[7]),
+            hold_ends_at=row[8],
         )
         for row in rows
     ]

@@ -19,8 +19,18 @@ from sqlalchemy.orm import Session
 BOOKING_CONFIRMED = "booking.confirmed"
 BOOKING_CANCELLED = "booking.cancelled"
 EVENT_CANCELLED = "event.cancelled"
+# A hold that ended unconfirmed (an offer among them): "your hold expired".
+HOLD_EXPIRED = "hold.expired"
+# Seats held for the first in an event's line: "seats are held for you".
+WAITLIST_OFFERED = "waitlist.offered"
 
-TOPICS = (BOOKING_CONFIRMED, BOOKING_CANCELLED, EVENT_CANCELLED)
+TOPICS = (
+    BOOKING_CONFIRMED,
+    BOOKING_CANCELLED,
+    EVENT_CANCELLED,
+    HOLD_EXPIRED,
+    WAITLIST_OFFERED,
+)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 from ticketmania.cache import get_cache
 from ticketmania.db.engine import open_session
 from ticketmania.jobs.cache_warmer import warm_cache
+from ticketmania.jobs.hold_expiry import expire_holds
 from ticketmania.jobs.key_purge import purge_idempotency_keys
 from ticketmania.jobs.outbox_relay import (
     DirectPublisher,
@@ -39,6 +40,8 @@ class JobInput:
 
     repair: bool = False
     day: date | None = None
+    # expire-holds: how long to keep settling holds as they end (0: once).
+    sweep_seconds: float = 0
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,16 @@ JOBS = {
             "relay-outbox",
             every_seconds=60,
             run=lambda given: relay_outbox(open_session, _publisher()),
+        ),
+        Job(
+            "expire-holds",
+            every_seconds=60,
+            run=lambda given: expire_holds(
+                open_session,
+                get_cache(),
+                offer_seconds=get_settings().waitlist_offer_seconds,
+                sweep_seconds=given.sweep_seconds,
+            ),
         ),
         Job(
             "reconcile-seats",

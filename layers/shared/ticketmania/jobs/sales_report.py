@@ -1,9 +1,13 @@
 """sales-report: one CSV for a day: per event, the seats sold and the
-cancellations that day, and the seats left when the report ran.
+cancellations that day; the seats left (total - confirmed - live holds), held
+by live holds and asked for by the waitlist when the report ran; and the seats
+of holds that ended that day unconfirmed.
 
-Written to the S3 bucket REPORTS_BUCKET names, or else to reports/ in the
-data folder, as sales-YYYY-MM-DD.csv: running it again for the same day
-writes the same file again.
+A hold counts as sold once it is confirmed (on the day it was made, as every
+booking does); one released or ended does not. Written to the S3 bucket
+REPORTS_BUCKET names, or else to reports/ in the data folder, as
+sales-YYYY-MM-DD.csv: running it again for the same day writes the same file
+again (but for the figures "when the report ran").
 """
 
 from __future__ import annotations
@@ -26,15 +30,31 @@ COLUMNS = (
     "seats_sold",
     "cancellations",
     "seats_left",
+    "seats_held",
+    "seats_expired",
+    "seats_waitlisted",
 )
 
 _DAY = text(
     """
     SELECT e.id, e.title, e.event_date,
+           -- A booking, or a hold once confirmed (confirming clears its end).
            coalesce(sum(b.seats_booked) FILTER (
-             WHERE b.created_at >= :start AND b.created_at < :end), 0),
-           count(b.id) FILTER (WHERE b.cancelled_at >= :start AND b.cancelled_at < :end),
+             WHERE b.created_at >= :start AND b.created_at < :end
+               AND b.expires_at IS NULL), 0),
+           count(b.id) FILTER (WHERE b.cancelled_at >= :start AND b.cancelled_at < :end
+                               AND b.expires_at IS NULL),
            (SELECT coalesce(sum(available), 0) FROM seat_shards AS s WHERE s.event_id = e.id)
+             + coalesce(sum(b.seats_booked) FILTER (
+                 WHERE b.status = 'held' AND b.expires_at <= :ran_at), 0),
+           coalesce(sum(b.seats_booked) FILTER (
+             WHERE b.status = 'held' AND b.expires_at > :ran_at), 0),
+           coalesce(sum(b.seats_booked) FILTER (
+             WHERE b.status IN ('held', 'expired')
+               AND b.expires_at >= :start AND b.expires_at < :end
+               AND b.expires_at <= :ran_at), 0),
+           (SELECT coalesce(sum(w.seats), 0) FROM waitlist_entries AS w
+            WHERE w.event_id = e.id AND w.status = 'waiting')
     FROM events AS e
     LEFT JOIN bookings AS b ON b.event_id = e.id
     WHERE e.created_at < :end AND (e.cancelled_at IS NULL OR e.cancelled_at >= :start)
@@ -88,7 +108,12 @@ def report_rows(open_session: SessionOpener, day: date) -> list[tuple[Any, ...]]
         return [
             tuple(row)
             for row in session.execute(
-                _DAY, {"start": start, "end": start + timedelta(days=1)}
+                _DAY,
+                {
+                    "start": start,
+                    "end": start + timedelta(days=1),
+                    "ran_at": datetime.now(UTC),
+                },
             ).all()
         ]
 
@@ -100,9 +125,7 @@ def sales_report(
     buffer = io.StringIO()
     table = csv.writer(buffer, lineterminator="\n")
     table.writerow(COLUMNS)
-    for event_id, title, event_date, sold, cancellations, left in rows:
-        table.writerow(
-            [event_id, title, event_date.isoformat(), sold, cancellations, left]
-        )
+    for event_id, title, event_date, *figures in rows:
+        table.writerow([event_id, title, event_date.isoformat(), *figures])
     location = writer.write(f"sales-{day.isoformat()}.csv", buffer.getvalue().encode())
     return {"day": day.isoformat(), "events": len(rows), "location": location}

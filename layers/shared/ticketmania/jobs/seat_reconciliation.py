@@ -1,7 +1,9 @@
 """reconcile-seats: does every event's count of unsold seats match its bookings?
 
-For every event, `available == total_seats - confirmed seats`, and every
-user's count of seats per event equals their confirmed bookings. Each
+For every event, the shards' unsold seats = total_seats - confirmed seats -
+held seats (every hold not settled yet, ended or not: its seats leave the
+shards when it is made and come back when it is settled), and every user's
+count of seats per event equals their confirmed and held seats. Each
 difference is logged as a drift and counted (SeatDrift); with `repair`, the
 event's shards are locked (so no booking moves meanwhile) and rewritten from
 the bookings, and the users' counts with them. Each transaction takes an
@@ -28,6 +30,7 @@ class Drift:
     event_id: int
     total_seats: int
     unsold: int
+    # Seats booked: confirmed, and held by holds not settled yet.
     confirmed: int
     # Users whose seat count on this event differs from their bookings.
     users_off: int
@@ -39,14 +42,14 @@ _DRIFTS = text(
       SELECT e.id, e.total_seats,
              (SELECT coalesce(sum(available), 0) FROM seat_shards s WHERE s.event_id = e.id) AS unsold,
              (SELECT coalesce(sum(seats_booked), 0) FROM bookings b
-               WHERE b.event_id = e.id AND b.status = 'confirmed') AS confirmed
+               WHERE b.event_id = e.id AND b.status IN ('confirmed', 'held')) AS confirmed
       FROM events AS e
     ), per_user AS (
       SELECT coalesce(u.event_id, b.event_id) AS event_id, count(*) AS users_off
       FROM user_event_seats AS u
       FULL JOIN (
         SELECT user_id, event_id, sum(seats_booked) AS seats FROM bookings
-        WHERE status = 'confirmed' GROUP BY user_id, event_id
+        WHERE status IN ('confirmed', 'held') GROUP BY user_id, event_id
       ) AS b ON b.user_id = u.user_id AND b.event_id = u.event_id
       WHERE coalesce(u.seats, 0) <> coalesce(b.seats, 0)
       GROUP BY 1
@@ -63,7 +66,8 @@ _USERS_FROM_BOOKINGS = text(
     """
     WITH truth AS (
       SELECT user_id, event_id, sum(seats_booked) AS seats FROM bookings
-      WHERE event_id = :event_id AND status = 'confirmed' GROUP BY user_id, event_id
+      WHERE event_id = :event_id AND status IN ('confirmed', 'held')
+      GROUP BY user_id, event_id
     ), reset AS (
       UPDATE user_event_seats SET seats = 0
       WHERE event_id = :event_id
@@ -88,7 +92,8 @@ def repair_event(session: Session, event_id: int) -> None:
     (total, confirmed) = session.execute(
         text(
             "SELECT e.total_seats, (SELECT coalesce(sum(seats_booked), 0) FROM bookings b "
-            "WHERE b.event_id = e.id AND b.status = 'confirmed') FROM events e WHERE e.id = :id"
+            "WHERE b.event_id = e.id AND b.status IN ('confirmed', 'held')) "
+            "FROM events e WHERE e.id = :id"
         ),
         {"id": event_id},
     ).one()
