@@ -290,3 +290,20 @@ def test_under_the_local_server_an_offer_follows_a_lapse_within_seconds(
         finally:
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=60)
+
+
+def test_an_offer_sends_its_email_once_and_an_accepted_one_its_confirmation(
+    client, sold_out
+):
+    event, holders, bookings = sold_out
+    _, token = user_token(client)
+    join(client, token, event["id"], 2)
+    cancel(client, holders[0][1], bookings[0]["id"])
+    offer = me(client, token, event["id"]).json()
+    client.post(f"/bookings/{offer['booking_id']}/confirm", headers=auth_header(token))
+    run_job("relay-outbox")
+    run_job("relay-outbox")
+    mail = get_settings().ticketmania_data_dir / "mail"
+    texts = [path.read_text() for path in sorted(mail.glob("*.eml"))]
+    assert sum("are held for you" in text for text in texts) == 1
+    assert sum("is confirmed" in text for text in texts) == 3  # two holders, then this one
