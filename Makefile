@@ -27,7 +27,7 @@ test-unit: install
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt layers/shared/requirements.txt layers/shared/requirements-nodeps.txt pyproject.toml
+$(VENV)/.installed: requirements.txt layers/shared/requirements.txt layers/shared/requirements-nodeps.txt layers/tickets/requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt

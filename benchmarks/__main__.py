@@ -113,6 +113,7 @@ def main() -> int:
     out = args.out or (Path(tempfile.mkdtemp(prefix="bench-quick-")) if quick else ROOT)
 
     from benchmarks import (
+        checkins,
         cold_start,
         flash_sale,
         flash_sale_holds,
@@ -296,6 +297,19 @@ def main() -> int:
                 **flash_sale_holds.run(
                     services,
                     lambda: servers.ticketmania_serve(env=holds_env, workers=best),
+                ),
+            },
+        )
+        # The door: check-ins through a fresh server, as many workers as bookings had.
+        _section(
+            results,
+            "checkins",
+            lambda: {
+                "workers": best,
+                **checkins.run(
+                    services,
+                    lambda: servers.ticketmania_serve(env=sale_env, workers=best),
+                    tickets=600 if quick else 3000,
                 ),
             },
         )

@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from tests.services import find_postgres, find_redis
 
 SECRET_KEY = "benchmark-secret-key-long-enough-for-hs256-0123456789"
+# The run's ticket signing key (an Ed25519 seed, base64url).
+TICKET_KEY = "YmVuY2htYXJrLXRpY2tldC1rZXktc2VlZC0zMiEhISE"
 # The settings' ceiling: the per-user cap never refuses a throughput run.
 MAX_SEATS_PER_USER = 100_000
 # Bookings per user: counted as in production (one Redis script per booking),
@@ -59,6 +61,7 @@ def server_environment(services: Services, *, data_dir: str) -> dict[str, str]:
         "DATABASE_URL": services.database_url,
         "REDIS_URL": services.redis_url,
         "SECRET_KEY": SECRET_KEY,
+        "TICKET_SIGNING_KEYS": TICKET_KEY,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_LOG_LEVEL": "ERROR",
         "POWERTOOLS_METRICS_DISABLED": "true",

@@ -413,6 +413,36 @@ def flash_sale_holds_section(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def checkins_section(results: dict[str, Any]) -> str:
+    if "checkins" not in results:
+        return _failed(results, "checkins")
+    door = results["checkins"]
+    curve = results.get("curve", {})
+    bookings = curve.get("booking", {}).get(str(door["scanners"]), {})
+    booking_rate = bookings.get("per_second")
+    ratio = door["checkins_per_second"] / booking_rate if booking_rate else None
+    rows = [
+        f"One event, {door['tickets']:,} tickets (a confirmed booking's code each), "
+        f"{door['scanners']} scanners (keep-alive connections) admitting them one after "
+        f"another through a fresh `ticketmania serve --workers {door['workers']}`, then "
+        "every code scanned again:",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| check-ins/s (first scans) | **{_f(door['checkins_per_second'])}**, "
+        f"p50 {_ms(door['checkin_p50_ms'])} ms, p99 {_ms(door['checkin_p99_ms'])} ms |",
+        f"| bookings/s through the same server at {door['scanners']} connections (the curve) | "
+        f"{_f(booking_rate)}"
+        + (f" (check-ins {ratio:.2f}x bookings)" if ratio else "")
+        + " |",
+        f"| second scans/s (409 already_checked_in) | {_f(door['repeats_per_second'])}, "
+        f"p50 {_ms(door['repeat_p50_ms'])} ms |",
+        f"| tickets admitted in the database | {door['admitted']:,} of {door['tickets']:,} |",
+        f"| problems | {'; '.join(door['problems']) if door['problems'] else 'none'} |",
+    ]
+    return "\n".join(rows)
+
+
 def other_rows(results: dict[str, Any]) -> str:
     rows = [
         "| benchmark | measured | baseline | ratio | note |",
@@ -479,6 +509,10 @@ def results_section(results: dict[str, Any], chart: Path | None = None) -> str:
         "With holds and a waitlist:",
         "",
         flash_sale_holds_section(results),
+        "",
+        "### 5b. The door: check-ins",
+        "",
+        checkins_section(results),
         "",
         "### 6. Listing cache and cold import",
         "",

@@ -1,4 +1,4 @@
-"""The `ticketmania` command: serve, job, migrate, create-admin."""
+"""The `ticketmania` command: serve, job, migrate, create-admin, ticket-key."""
 
 from __future__ import annotations
 
@@ -65,6 +65,20 @@ def local_key_prefix(database_url: str) -> str:
     return "local-" + hashlib.sha256(place.encode()).hexdigest()[:12]
 
 
+def _local_ticket_key(folder: Path) -> str:
+    """A per-checkout ticket signing key, kept so tickets survive a restart."""
+    path = folder / "ticket_signing_key"
+    if path.is_file():
+        return path.read_text().strip()
+    from ticketmania.tickets import new_key
+
+    folder.mkdir(parents=True, exist_ok=True)
+    key = new_key()
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
 def _redis_reachable(url: str) -> bool:
     import redis
 
@@ -99,6 +113,12 @@ def local_environment(*, with_cache: bool) -> Iterator[EmbeddedPostgres | None]:
         os.environ["DATABASE_URL"] = embedded.url
     if configured.app_env == "local" and not configured.secret_key.get_secret_value():
         os.environ["SECRET_KEY"] = _local_secret_key(data_dir())
+    if (
+        configured.app_env == "local"
+        and not configured.ticket_signing_keys.get_secret_value()
+        and not configured.ticket_signing_keys_parameter
+    ):
+        os.environ["TICKET_SIGNING_KEYS"] = _local_ticket_key(data_dir())
     os.environ.setdefault(
         "REDIS_KEY_PREFIX", local_key_prefix(os.environ["DATABASE_URL"])
     )
@@ -232,13 +252,21 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
                 password=password,
                 name=args.name,
                 reset_password=args.reset_password,
+                role=args.role,
             )
     messages = {
-        "created": f"created admin {email} (id {result.user_id})",
-        "promoted": f"promoted {email} (id {result.user_id}) to admin; password unchanged (--reset-password to set it)",
-        "promoted_with_new_password": f"promoted {email} (id {result.user_id}) to admin and reset the password",
+        "created": f"created {args.role} {email} (id {result.user_id})",
+        "promoted": f"promoted {email} (id {result.user_id}) to {args.role}; password unchanged (--reset-password to set it)",
+        "promoted_with_new_password": f"promoted {email} (id {result.user_id}) to {args.role} and reset the password",
     }
     say(messages[result.outcome])
+    return 0
+
+
+def cmd_ticket_key(args: argparse.Namespace) -> int:
+    from ticketmania.tickets import new_key
+
+    print(new_key())
     return 0
 
 
@@ -388,11 +416,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     admin.add_argument("--name")
     admin.add_argument(
+        "--role",
+        choices=("admin", "staff"),
+        default="admin",
+        help="staff: may check tickets in at the door and read the counts, nothing else",
+    )
+    admin.add_argument(
         "--reset-password",
         action="store_true",
         help="also set the password of an existing user",
     )
     admin.set_defaults(run=cmd_create_admin)
+
+    ticket_key = commands.add_parser(
+        "ticket-key",
+        help="print a new key to sign ticket codes with (for TICKET_SIGNING_KEYS)",
+    )
+    ticket_key.set_defaults(run=cmd_ticket_key)
     return parser
 
 

@@ -55,6 +55,8 @@ class FunctionSpec:
     schedules: tuple[Schedule, ...]
     # Environment variables as deployed: the function's own over the Globals'.
     environment: dict[str, Any]
+    # Its layers' logical ids, in order: the Globals', then its own.
+    layers: tuple[str, ...] = ()
 
     @property
     def module(self) -> str:
@@ -118,6 +120,13 @@ def read_functions(path: Path) -> list[FunctionSpec]:
                     **defaults.get("Environment", {}).get("Variables", {}),
                     **properties.get("Environment", {}).get("Variables", {}),
                 },
+                layers=tuple(
+                    str(layer)
+                    for layer in [
+                        *defaults.get("Layers", []),
+                        *properties.get("Layers", []),
+                    ]
+                ),
             )
         )
     return functions

@@ -2,7 +2,9 @@
 
     python3.12 -I -S -B scripts/invoke_built_function.py BUILD_DIR FUNCTION MODULE [RUNTIME_DIR] < events.json
 
-sys.path holds only the function's build folder and the layer's python/ folder
+sys.path holds only the function's build folder and its layers' python/ folders
+(the layers named in LAMBDA_LAYERS, comma-separated, in order; SharedLayer alone
+by default)
 (plus the standard library, and RUNTIME_DIR standing in for what Lambda's
 runtime adds: boto3): nothing of the repository, nothing of any virtualenv, no
 site-packages, no bytecode written. It imports MODULE's
@@ -17,6 +19,7 @@ import contextlib
 import importlib
 import io
 import json
+import os
 import sys
 import time
 import uuid
@@ -42,9 +45,10 @@ class Context:
 def main() -> int:
     started = time.perf_counter()
     build_dir, function, module_name = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    layers = os.environ.get("LAMBDA_LAYERS", "SharedLayer").split(",")
     sys.path[:0] = [
         str(build_dir / function),
-        str(build_dir / "SharedLayer" / "python"),
+        *(str(build_dir / layer / "python") for layer in layers),
     ]
     if len(sys.argv) > 4:  # after the layer, where Lambda's runtime puts boto3
         sys.path.append(sys.argv[4])

@@ -6,8 +6,9 @@
 
 The admin is made beforehand with `ticketmania create-admin` (admins are never
 made over HTTP). It signs up two users (Ada and Bob, new addresses each run),
-books, replays, cancels, holds and confirms, and puts Bob on a sold-out
-event's waitlist until Ada lets her seats go and Bob accepts the offer. Each step prints what it sent and what came back, and checks
+books, replays, cancels, holds and confirms, puts Bob on a sold-out event's
+waitlist until Ada lets her seats go and Bob accepts the offer, and checks
+Ada's ticket in at the door, once. Each step prints what it sent and what came back, and checks
 the answer the API contract promises; the first wrong answer stops it with exit
 status 1. Only the standard library: it runs with any Python 3.11+.
 """
@@ -196,6 +197,27 @@ def walk(api: Api, *, admin_email: str, admin_password: str) -> None:
     expect_equal(accepted["status"], "confirmed", "Bob's booking")
     entry = api.call("GET", f"/events/{tiny['id']}/waitlist/me", token=bob, expect=200)
     expect_equal(entry["status"], "accepted", "Bob's entry once he confirmed")
+
+    # A ticket at the door: the code, checked in once (an admin may, as staff do).
+    ticket = api.call(
+        "GET", f"/bookings/{confirmed['id']}/ticket", token=token, expect=200
+    )
+    keys = api.call("GET", "/tickets/keys", expect=200)
+    expect_equal(bool(keys["keys"]), True, "the keys that verify codes")
+    admitted = api.call(
+        "POST",
+        "/checkins",
+        token=admin,
+        body={"code": ticket["code"], "event_id": event["id"]},
+        expect=200,
+    )
+    expect_equal(admitted["booking_id"], confirmed["id"], "the booking admitted")
+    again = api.call(
+        "POST", "/checkins", token=admin, body={"code": ticket["code"]}, expect=409
+    )
+    expect_equal(again["code"], "already_checked_in", "a second scan's code")
+    counts = api.call("GET", f"/events/{event['id']}/checkins", token=admin, expect=200)
+    expect_equal(counts["bookings_checked_in"], 1, "bookings checked in")
 
 
 def expect_equal(actual: Any, expected: Any, what: str) -> None:

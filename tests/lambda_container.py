@@ -89,6 +89,7 @@ def container_environment(
     function_name: str,
     *,
     secret_key: str,
+    ticket_key: str = "",
     data_dir: Path,
     queue_url: str = "",
     bucket: str = "",
@@ -105,11 +106,15 @@ def container_environment(
             "ReportsBucket": bucket,
             "MailFrom": "TicketMania <tickets@ticketmania.example>",
             "AWS::StackName": "ticketmania-test",
+            "TicketSigningKeysParameterName": "unused",
         },
     )
     # The key itself instead of its SSM parameter (moto's SSM is for the tests of that).
     environment.pop("SECRET_KEY_PARAMETER")
     environment["SECRET_KEY"] = secret_key
+    # Likewise the ticket key, for the functions that sign or check tickets.
+    if environment.pop("TICKET_SIGNING_KEYS_PARAMETER", None) is not None:
+        environment["TICKET_SIGNING_KEYS"] = ticket_key
     environment["TICKETMANIA_DATA_DIR"] = str(data_dir)
     environment["AWS_LAMBDA_FUNCTION_NAME"] = function_name
     return environment

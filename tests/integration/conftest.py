@@ -35,6 +35,8 @@ from tests.services import (
 )
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
+# The tests' ticket signing key (an Ed25519 seed, base64url): never the JWT key.
+TEST_TICKET_KEY = "dGVzdC10aWNrZXQta2V5LXNlZWQtMzItYnl0ZXMhISE"
 # Every table the migrations made, but their own bookkeeping.
 _APP_TABLES = text(
     "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
@@ -54,7 +56,16 @@ def reset_cached_clients() -> None:
         get_engine().dispose()
     if get_cache.cache_info().currsize and get_cache().client is not None:
         get_cache().client.close()
-    for cached in (get_settings, get_engine, _session_factory, get_cache, get_mailbox):
+    from ticketmania.tickets import get_key_ring
+
+    for cached in (
+        get_settings,
+        get_engine,
+        _session_factory,
+        get_cache,
+        get_mailbox,
+        get_key_ring,
+    ):
         cached.cache_clear()
 
 
@@ -76,6 +87,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             "DATABASE_URL": database.url,
             "REDIS_URL": redis_url,
             "SECRET_KEY": TEST_SECRET_KEY,
+            "TICKET_SIGNING_KEYS": TEST_TICKET_KEY,
             "AWS_DEFAULT_REGION": "us-east-1",
             # Tests run jobs themselves; a `ticketmania serve` they start must not.
             "TICKETMANIA_JOBS": "off",
@@ -87,6 +99,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     )
     os.environ.pop("SECRET_KEY_PARAMETER", None)
     os.environ.pop("SECRET_KEY_SECRET_ID", None)
+    os.environ.pop("TICKET_SIGNING_KEYS_PARAMETER", None)
     reset_cached_clients()
     from ticketmania.db.engine import get_engine
     from ticketmania.db.migrate import upgrade_to_head

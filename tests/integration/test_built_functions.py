@@ -41,7 +41,11 @@ def run_built_raw(built_artefact, function, events):
             FUNCTIONS[function].module,
         ],
         input=json.dumps(events),
-        env={**os.environ, "POWERTOOLS_SERVICE_NAME": function},
+        env={
+            **os.environ,
+            "POWERTOOLS_SERVICE_NAME": function,
+            "LAMBDA_LAYERS": ",".join(FUNCTIONS[function].layers),
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -234,3 +238,46 @@ def test_notifications_function_answers_its_sqs_sample(built_artefact, people):
         built_artefact, "NotificationsFunction", [load_event("sqs_notifications")]
     )
     assert answers == [{"batchItemFailures": []}]
+
+
+def test_tickets_function_answers_its_samples(built_artefact, people):
+    """With TicketsLayer (cryptography, segno) beside SharedLayer, as deployed."""
+    samples = [
+        (load_event("http_api_tickets_keys"), 200),
+        (
+            with_overrides(
+                load_event("http_api_tickets_ticket"),
+                token=people["token"],
+                path_parameters={"id": people["booking"]},
+            ),
+            200,
+        ),
+        (
+            with_overrides(
+                load_event("http_api_tickets_ticket_png"),
+                token=people["token"],
+                path_parameters={"id": people["booking"]},
+            ),
+            200,
+        ),
+        (
+            with_overrides(
+                load_event("http_api_tickets_event_checkins"),
+                token=people["admin"],
+                path_parameters={"id": people["event"]},
+            ),
+            200,
+        ),
+    ]
+    answers = run_built(built_artefact, "TicketsFunction", [e for e, _ in samples])
+    assert [status for status, _ in answers] == [status for _, status in samples], (
+        answers
+    )
+    code = json.loads(answers[1][1])["code"]
+    check_in = with_overrides(
+        load_event("http_api_tickets_checkin"),
+        token=people["admin"],
+        body={"code": code, "event_id": int(people["event"])},
+    )
+    (admitted,) = run_built(built_artefact, "TicketsFunction", [check_in])
+    assert admitted[0] == 200, admitted

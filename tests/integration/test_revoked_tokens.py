@@ -71,6 +71,8 @@ def test_every_route_that_takes_a_token_refuses_a_revoked_one(client, revoked):
             "total_seats": 5,
         },
         ("PATCH", "/events/{id}"): {"title": "T"},
+        ("POST", "/checkins"): {"code": "not even a code"},
+        ("POST", "/events/{id}/waitlist"): {"seats": 1},
         ("POST", "/auth/password"): {
             "current_password": "a new password",
             "new_password": "another password",

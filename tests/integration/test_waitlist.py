@@ -306,4 +306,6 @@ def test_an_offer_sends_its_email_once_and_an_accepted_one_its_confirmation(
     mail = get_settings().ticketmania_data_dir / "mail"
     texts = [path.read_text() for path in sorted(mail.glob("*.eml"))]
     assert sum("are held for you" in text for text in texts) == 1
-    assert sum("is confirmed" in text for text in texts) == 3  # two holders, then this one
+    assert (
+        sum("is confirmed" in text for text in texts) == 3
+    )  # two holders, then this one

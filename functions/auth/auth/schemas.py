@@ -59,7 +59,7 @@ class UserOut(BaseModel):
     id: int
     name: str
     email: str
-    role: Literal["user", "admin"]
+    role: Literal["user", "admin", "staff"]
     created_at: datetime
 
 

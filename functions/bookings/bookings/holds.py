@@ -8,7 +8,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from bookings.logic import is_ended, visible_booking
+from bookings.logic import is_ended
+from ticketmania.booking_access import visible_booking
 from ticketmania.db import events as event_table
 from ticketmania.db import holds as hold_table
 from ticketmania.db.models import Booking, User

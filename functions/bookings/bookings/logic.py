@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from ticketmania import seat_release, sold_out
 from ticketmania.admission import admit_booking
+from ticketmania.booking_access import visible_booking
 from ticketmania.cache import Cache
 from ticketmania.db import bookings as booking_table
 from ticketmania.db import events as event_table
@@ -221,14 +222,6 @@ def _find_prior(
     return booking_table.find_prior_request(
         session, user_id=claims.user_id, idempotency_key=idempotency_key
     )
-
-
-def visible_booking(session: Session, booking_id: int, user: User) -> Booking:
-    booking = booking_table.get_booking(session, booking_id)
-    # Someone else's booking is "not found", not "forbidden": no enumeration.
-    if booking is None or (booking.user_id != user.id and user.role != "admin"):
-        raise NotFound("Booking not found")
-    return booking
 
 
 def get_booking(session: Session, *, booking_id: int, user: User) -> Booking:

@@ -1,6 +1,8 @@
-"""Making admins: the only way a user gets role "admin" (signup never does).
+"""Making admins and door staff: the only way a user gets role "admin" or
+"staff" (signup never does).
 
-Run by `ticketmania create-admin` against any database it can reach.
+Run by `ticketmania create-admin` (`--role staff` for staff) against any
+database it can reach.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ def create_or_promote_admin(
     password: str,
     name: str | None,
     reset_password: bool,
+    role: Literal["admin", "staff"] = "admin",
 ) -> AdminResult:
-    """Create an admin, or promote the user with this email (keeping their
-    password unless `reset_password`). Commits."""
+    """Create an admin (or door staff: `role`), or give the user with this
+    email that role (keeping their password unless `reset_password`). Commits."""
     user = users.find_user_by_email(session, email)
     if user is None:
         user = users.insert_user(
@@ -37,13 +40,13 @@ def create_or_promote_admin(
             name=name or email.split("@")[0],
             email=email,
             password_hash=hash_password(password),
-            role="admin",
+            role=role,
         )
         outcome: Literal["created", "promoted", "promoted_with_new_password"] = (
             "created"
         )
     else:
-        users.set_role(session, user, "admin")
+        users.set_role(session, user, role)
         outcome = "promoted"
         if reset_password:
             users.change_password_hash(session, user, hash_password(password))

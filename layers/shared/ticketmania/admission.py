@@ -93,6 +93,23 @@ def _ask_redis(
     return cache.call(ask, None)
 
 
+def refuse_revoked(session: Session, cache: Cache, *, claims: TokenClaims) -> None:
+    """401 for a token revoked by a password change, before anything else is
+    looked at: one Redis read when Redis vouches for the version, else Postgres
+    (for routes that check the token in their own statement too, and must not
+    answer a revoked one anything first). `session` must hold no connection."""
+
+    def remembered(client: redis.Redis) -> int | None:
+        value = client.get(token_versions.version_key(claims.user_id))
+        return int(value) if value is not None else None
+
+    known = cache.call(remembered, None)
+    if known is not None and known > claims.token_version:
+        raise InvalidToken()
+    if known != claims.token_version:
+        _check_in_postgres(session, cache, claims)
+
+
 def _check_in_postgres(session: Session, cache: Cache, claims: TokenClaims) -> None:
     version = users.read_token_version(session, claims.user_id)
     if version != claims.token_version:

@@ -19,8 +19,13 @@ AppError (status, code)
 │   ├── HoldExtensionLimit    409 hold_extension_limit
 │   ├── NotHeld               409 not_held
 │   ├── SeatsAvailable        409 seats_available
-│   └── AlreadyWaiting        409 already_waiting
+│   ├── AlreadyWaiting        409 already_waiting
+│   ├── NotConfirmed          409 not_confirmed
+│   ├── AlreadyCheckedIn      409 already_checked_in (+ checked_in_at)
+│   ├── BookingCancelled      409 booking_cancelled
+│   └── WrongEvent            409 wrong_event
 ├── InvalidValue          422 validation_error (a value the database cannot store)
+├── InvalidTicket         422 invalid_ticket
 ├── RateLimited           429 rate_limited (Retry-After)
 └── Unavailable           503 unavailable (Retry-After)
 """
@@ -51,6 +56,9 @@ class AppError(Exception):
     status: int = 500
     code: str = "internal_error"
     default_detail: str = "Internal server error"
+    # Where in the request a 422 found the problem (its body keeps FastAPI's
+    # shape: a list of {loc, msg, type} in `detail`).
+    location: tuple[str, ...] = ("body",)
 
     def __init__(
         self,
@@ -58,10 +66,13 @@ class AppError(Exception):
         *,
         retry_after: int | None = None,
         headers: dict[str, str] | None = None,
+        fields: dict[str, object] | None = None,
     ) -> None:
         self.detail = detail or self.default_detail
         self.retry_after = retry_after
         self.extra_headers = headers or {}
+        # More of the body than `detail` and `code` (already_checked_in's time).
+        self.fields = fields or {}
         super().__init__(self.detail)
 
     @property
@@ -165,8 +176,40 @@ class AlreadyWaiting(Conflict):
     code, default_detail = "already_waiting", "You are on this event's waitlist already"
 
 
+class NotConfirmed(Conflict):
+    code, default_detail = (
+        "not_confirmed",
+        "Only a confirmed booking has a ticket",
+    )
+
+
+class AlreadyCheckedIn(Conflict):
+    code, default_detail = "already_checked_in", "This ticket is checked in already"
+
+
+class BookingCancelled(Conflict):
+    code, default_detail = "booking_cancelled", "This ticket's booking is cancelled"
+
+
+class WrongEvent(Conflict):
+    code, default_detail = "wrong_event", "This ticket is for another event"
+
+
+class InvalidTicket(AppError):
+    """A 422 in FastAPI's shape (a list in `detail`), located at the body's code."""
+
+    status, code, default_detail = (
+        422,
+        "invalid_ticket",
+        "Not a ticket code this service signed",
+    )
+    location = ("body", "code")
+
+
 class InvalidValue(AppError):
     """A value that passed validation but the database cannot store (a NUL character)."""
+
+    location = ("body",)
 
     status, code, default_detail = (
         422,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import os
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -47,8 +49,22 @@ def _one_line(text: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
 
 
+@dataclass(frozen=True)
+class TicketImage:
+    """A booking's ticket, for its confirmation e-mail: the code and its QR image."""
+
+    booking_id: int
+    code: str
+    png: bytes
+
+
 def compose(
-    *, topic: str, recipient: Recipient, outbox_id: int, mail_from: str
+    *,
+    topic: str,
+    recipient: Recipient,
+    outbox_id: int,
+    mail_from: str,
+    tickets: Sequence[TicketImage] = (),
 ) -> EmailMessage:
     ends = recipient.hold_ends_at
     facts = {
@@ -68,12 +84,25 @@ def compose(
     # (SES replaces it with its own; each e-mail goes out once because of its
     # claim in sent_notifications, never because of a header.)
     message["Message-ID"] = f"<outbox-{outbox_id}-user-{recipient.user_id}@ticketmania>"
+    at_the_door = "".join(
+        f"\n\nYour ticket for booking #{ticket.booking_id}, to show at the door "
+        f"(the QR image attached, or this code):\n{ticket.code}"
+        for ticket in tickets
+    )
     message.set_content(
         f"Hello {_one_line(recipient.name)},\n\n"
         + _OPENINGS[topic].format(**facts)
+        + at_the_door
         + f"\n\n{facts['title']}\n{recipient.event_date:%A %d %B %Y, %H:%M} UTC\n"
         f"{_one_line(recipient.event_location)}\n\nTicketMania\n"
     )
+    for ticket in tickets:
+        message.add_attachment(
+            ticket.png,
+            maintype="image",
+            subtype="png",
+            filename=f"ticket-{ticket.booking_id}.png",
+        )
     return message
 
 

@@ -10,12 +10,13 @@ rolls its claim back, so the retry sends it.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from ticketmania.db import notifications, outbox
-from ticketmania.mail import Mailbox, compose
+from ticketmania.mail import Mailbox, TicketImage, compose
 from ticketmania.observability import count, logger
 
 
@@ -50,6 +51,31 @@ def booking_ids_of(message: outbox.Message) -> list[int]:
     raise ValueError(f"unknown topic {message.topic!r}")
 
 
+def tickets_of(message: outbox.Message) -> list[TicketImage]:
+    """A confirmation's ticket (its code and QR image), to carry in its e-mail."""
+    if message.topic != outbox.BOOKING_CONFIRMED:
+        return []
+    # Here, not at import: only the functions that send confirmations carry the
+    # ticket layer (cryptography, segno).
+    from ticketmania import tickets
+
+    payload = message.payload
+    code = tickets.sign(
+        tickets.get_key_ring(),
+        tickets.TicketClaims(
+            booking_id=int(payload["booking_id"]),
+            event_id=int(payload["event_id"]),
+            seats=int(payload["seats_booked"]),
+            issued_at=datetime.now(UTC),
+        ),
+    )
+    return [
+        TicketImage(
+            booking_id=int(payload["booking_id"]), code=code, png=tickets.qr_png(code)
+        )
+    ]
+
+
 def notify(
     session: Session,
     mailbox: Mailbox,
@@ -63,6 +89,7 @@ def notify(
     claim once the mailbox took it; a failure leaves the rest for the retry."""
     recipients = notifications.recipients_of(session, booking_ids_of(message))
     session.commit()
+    images = tickets_of(message)
     sent = 0
     for recipient in recipients:
         if not notifications.claim(
@@ -76,6 +103,7 @@ def notify(
                 recipient=recipient,
                 outbox_id=message.id,
                 mail_from=mail_from,
+                tickets=images,
             ),
             name=f"{message.id}-{recipient.user_id}",
         )

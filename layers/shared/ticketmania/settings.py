@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     # parameter name or a Secrets Manager secret id (read through Powertools).
     secret_key_parameter: str = ""
     secret_key_secret_id: str = ""
+    # Ed25519 keys that sign ticket codes (comma-separated: the first signs, all
+    # verify), or the SSM SecureString parameter that holds them. Never the JWT
+    # key; read only by the functions that issue or check tickets.
+    ticket_signing_keys: SecretStr = SecretStr("")
+    ticket_signing_keys_parameter: str = ""
 
     access_token_expire_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     events_cache_ttl: int = Field(default=5, ge=0, le=3600)

@@ -12,7 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.conftest import TEST_SECRET_KEY, reset_cached_clients
+from tests.integration.conftest import (
+    TEST_SECRET_KEY,
+    TEST_TICKET_KEY,
+    reset_cached_clients,
+)
 from tests.lambda_container import container_environment
 
 
@@ -28,6 +32,7 @@ def lambda_container(
     environment = container_environment(
         function_name,
         secret_key=TEST_SECRET_KEY,
+        ticket_key=TEST_TICKET_KEY,
         data_dir=tmp_path_factory.mktemp("container"),
     )
     for name, value in environment.items():

@@ -36,7 +36,7 @@ def _created_at() -> Mapped[datetime]:
 class User(Base):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('user', 'admin')", name="ck_users_role"),
+        CheckConstraint("role IN ('user', 'admin', 'staff')", name="ck_users_role"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -244,6 +244,28 @@ class WaitlistEntry(Base):
         DateTime(timezone=True), server_default=func.clock_timestamp(), nullable=False
     )
     updated_at: Mapped[datetime] = _created_at()
+
+
+class CheckIn(Base):
+    """A ticket admitted at the door: one per booking, however many scanners read it."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_event_id", "event_id"),)
+
+    booking_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("bookings.id", ondelete="RESTRICT"), primary_key=True
+    )
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="RESTRICT"), nullable=False
+    )
+    seats: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Who admitted it: an admin or a member of staff.
+    checked_in_by: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="RESTRICT"), nullable=False
+    )
+    checked_in_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp(), nullable=False
+    )
 
 
 class IdempotencyKey(Base):

@@ -1,7 +1,7 @@
 """sales-report: one CSV for a day: per event, the seats sold and the
 cancellations that day; the seats left (total - confirmed - live holds), held
-by live holds and asked for by the waitlist when the report ran; and the seats
-of holds that ended that day unconfirmed.
+by live holds, asked for by the waitlist and checked in at the door when the
+report ran; and the seats of holds that ended that day unconfirmed.
 
 A hold counts as sold once it is confirmed (on the day it was made, as every
 booking does); one released or ended does not. Written to the S3 bucket
@@ -33,6 +33,7 @@ COLUMNS = (
     "seats_held",
     "seats_expired",
     "seats_waitlisted",
+    "seats_checked_in",
 )
 
 _DAY = text(
@@ -54,7 +55,8 @@ _DAY = text(
                AND b.expires_at >= :start AND b.expires_at < :end
                AND b.expires_at <= :ran_at), 0),
            (SELECT coalesce(sum(w.seats), 0) FROM waitlist_entries AS w
-            WHERE w.event_id = e.id AND w.status = 'waiting')
+            WHERE w.event_id = e.id AND w.status = 'waiting'),
+           (SELECT coalesce(sum(c.seats), 0) FROM checkins AS c WHERE c.event_id = e.id)
     FROM events AS e
     LEFT JOIN bookings AS b ON b.event_id = e.id
     WHERE e.created_at < :end AND (e.cancelled_at IS NULL OR e.cancelled_at >= :start)

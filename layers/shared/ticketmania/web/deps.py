@@ -71,3 +71,13 @@ async def get_current_admin(user: CurrentUser) -> User:
 
 
 CurrentAdmin = Annotated[User, Depends(get_current_admin)]
+
+
+async def get_current_staff(user: CurrentUser) -> User:
+    # Door staff or an admin, by the row just read: check-ins and their counts.
+    if user.role not in ("admin", "staff"):
+        raise Forbidden("Staff or admin role required")
+    return user
+
+
+CurrentStaff = Annotated[User, Depends(get_current_staff)]

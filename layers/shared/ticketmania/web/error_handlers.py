@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic_core import to_jsonable_python
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -42,13 +43,18 @@ def error_response(
 
 
 def app_error_response(error: AppError) -> JSONResponse:
-    if isinstance(error, InvalidValue):
+    if error.status == 422:
         # Keep the 422 shape: detail is a list of errors.
-        detail = [{"loc": ["body"], "msg": error.detail, "type": "value_error"}]
+        kind = "value_error" if isinstance(error, InvalidValue) else error.code
+        detail = [{"loc": list(error.location), "msg": error.detail, "type": kind}]
         return error_response(status=422, detail=detail, code=error.code)
-    return error_response(
-        status=error.status, detail=error.detail, code=error.code, headers=error.headers
-    )
+    # An error may say more than its detail (already_checked_in: since when).
+    body = {
+        "detail": error.detail,
+        "code": error.code,
+        **to_jsonable_python(error.fields),
+    }
+    return JSONResponse(body, status_code=error.status, headers=error.headers)
 
 
 async def _on_app_error(request: Request, exc: Exception) -> JSONResponse:

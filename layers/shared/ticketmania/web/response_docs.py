@@ -62,14 +62,30 @@ _HEADERS_BY_STATUS: dict[int, dict[str, Any]] = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries for the error statuses a route can answer."""
+def _validation_error_schema(codes: tuple[str, ...]) -> dict[str, Any]:
+    if not codes:
+        return VALIDATION_ERROR_SCHEMA
+    schema = dict(VALIDATION_ERROR_SCHEMA)
+    schema["properties"] = {
+        **VALIDATION_ERROR_SCHEMA["properties"],  # type: ignore[dict-item]
+        "code": {"type": "string", "enum": ["validation_error", *codes]},
+    }
+    return schema
+
+
+def error_responses(
+    *statuses: int, validation_codes: tuple[str, ...] = ()
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the error statuses a route can answer
+    (a 422's `code` may be one of `validation_codes` too: `invalid_ticket`)."""
     return {
         status: {
             "description": CODE_FOR_STATUS.get(status, "error"),
             "content": {
                 "application/json": {
-                    "schema": VALIDATION_ERROR_SCHEMA if status == 422 else ERROR_SCHEMA
+                    "schema": _validation_error_schema(validation_codes)
+                    if status == 422
+                    else ERROR_SCHEMA
                 }
             },
             **(
