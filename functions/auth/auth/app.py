@@ -11,6 +11,8 @@ function = build_function(
     title="TicketMania auth",
     routers=[router, health.router],
     response_headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+    # Imported by the first signup or login, not before: loaded before a snapshot.
+    warm_imports=("passlib.context", "argon2", "email_validator"),
 )
 app = function.app
 handler = function.handler

@@ -6,7 +6,10 @@ from ticketmania.tickets import get_key_ring
 from ticketmania.web.function import build_function
 from tickets.routes import router
 
-function = build_function(title="TicketMania tickets", routers=[router])
+# segno draws the first QR image: loaded before a snapshot.
+function = build_function(
+    title="TicketMania tickets", routers=[router], warm_imports=("segno",)
+)
 get_key_ring()  # a missing or bad ticket key fails the cold start, not a check-in
 app = function.app
 handler = function.handler

@@ -56,6 +56,11 @@ class Cache:
     def is_enabled(self) -> bool:
         return self.client is not None
 
+    def forget_failures(self) -> None:
+        """Close the breaker: the next call tries Redis again."""
+        with self._lock:
+            self._open_until = 0.0
+
     @property
     def is_open(self) -> bool:
         """True while the breaker skips Redis after a failure."""
