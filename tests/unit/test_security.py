@@ -106,7 +106,20 @@ def test_tokens_missing_a_required_claim_are_refused(missing):
         read_access_token(jwt.encode(payload, SECRET, algorithm="HS256"), secret=SECRET)
 
 
-@pytest.mark.parametrize("garbage", ["", "abc", "a.b.c", "Bearer x"])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "abc",
+        "a.b.c",
+        "Bearer x",
+        "!!!!.e30.x",  # not base64url
+        "WzFd.e30.x",  # a header that is a JSON list
+        "MQ.e30.x",  # a header that is a number
+        "_w.e30.x",  # a header that is not UTF-8
+        "e30.e30.x",  # a header without a kid
+    ],
+)
 def test_garbage_is_refused(garbage):
     with pytest.raises(InvalidToken):
         read_access_token(garbage, secret=SECRET)
@@ -178,3 +191,23 @@ def test_a_token_without_a_known_kid_is_refused():
     }
     with pytest.raises(InvalidToken):
         read_access_token(jwt.encode(payload, SECRET, algorithm="HS256"), secret=SECRET)
+
+
+def test_a_header_that_names_a_known_kid_over_a_vetted_segment_is_still_checked_whole():
+    """The kid is read without checks; the whole token is then checked with its key."""
+    good = issue_access_token(
+        user_id=7,
+        role="user",
+        token_version=0,
+        secret=SECRET,
+        lifetime=timedelta(minutes=5),
+        now=datetime.now(UTC),
+    )
+    header, payload, signature = good.split(".")
+    for forged in (
+        f"{header}=.{payload}.{signature}",  # padding PyJWT refuses on this segment
+        f"{header}.{payload}x.{signature}",
+        f"{header}.{payload}.{signature[:-2]}AA",
+    ):
+        with pytest.raises(InvalidToken):
+            read_access_token(forged, secret=SECRET)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -96,11 +98,20 @@ def issue_access_token(
     return jwt.encode(payload, key, algorithm=ALGORITHM, headers={"kid": kid})
 
 
+def _unverified_key_id(token: str) -> str:
+    """The `kid` of the token's header, read without checking anything: jwt.decode
+    then checks the whole token with the key it names. (PyJWT's get_unverified_header
+    parses and vets every segment, as decode does again: a tenth of a warm booking.)"""
+    header = token.split(".", 1)[0]
+    fields = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    return str(fields["kid"])
+
+
 def read_access_token(
     token: str, *, secret: str, issuer: str = ISSUER, audience: str = AUDIENCE
 ) -> TokenClaims:
     try:
-        key = key_ring(secret)[str(jwt.get_unverified_header(token)["kid"])]
+        key = key_ring(secret)[_unverified_key_id(token)]
         payload = jwt.decode(
             token,
             key,
