@@ -360,6 +360,43 @@ def _median_runs(
     }
 
 
+def import_costs(
+    python: str, paths: list[str], module: str, *, runs: int = 3
+) -> dict[str, float]:
+    """Milliseconds each distribution's modules take to import when `module` is
+    imported with `paths` first on the path (python -X importtime, self times
+    summed by top-level name, median of `runs`), largest first; the standard
+    library as one."""
+    code = f"import sys; sys.path[:0] = {paths!r}; import {module}"
+    per_run: list[dict[str, float]] = []
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    env["APP_ENV"] = "production"
+    for _ in range(runs):
+        result = subprocess.run(
+            [python, "-I", "-S", "-B", "-X", "importtime", "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        totals: dict[str, float] = {}
+        stdlib = set(sys.stdlib_module_names)
+        for line in result.stderr.splitlines():
+            if not line.startswith("import time:") or "self [us]" in line:
+                continue
+            self_us, _, name = line.split(":", 1)[1].split("|")
+            top = name.strip().split(".")[0]
+            top = "(standard library)" if top in stdlib or top.startswith("_") else top
+            totals[top] = totals.get(top, 0.0) + int(self_us) / 1000
+        per_run.append(totals)
+    names = {name for totals in per_run for name in totals}
+    medians = {
+        name: statistics.median(totals.get(name, 0.0) for totals in per_run)
+        for name in names
+    }
+    return dict(sorted(medians.items(), key=lambda item: -item[1]))
+
+
 def cost_per_million_bookings(memory_mb: int, booking_ms: float) -> float:
     billed_seconds = math.ceil(booking_ms) / 1000
     return (
@@ -456,6 +493,7 @@ def measure(build_dir: Path, *, runs: int, quota_runs: int) -> dict[str, Any]:
                     enter_quota=enter,
                 )
             booking_ms = rows["BookingsFunction"]["warm_booking_ms"]
+            assert booking_ms is not None  # BookingsFunction answered its bookings
             by_memory[str(memory_mb)] = {
                 **rows,
                 "cost_per_million_bookings": cost_per_million_bookings(
@@ -463,6 +501,26 @@ def measure(build_dir: Path, *, runs: int, quota_runs: int) -> dict[str, Any]:
                 ),
             }
         results["by_memory"] = by_memory
+        results["import_costs"] = {
+            function: import_costs(
+                python,
+                [str(build_dir / function)]
+                + [
+                    str(build_dir / layer / "python")
+                    for layer in spec.layers.split(",")
+                ],
+                spec.module,
+            )
+            for function, spec in FUNCTIONS.items()
+        }
+        results["import_costs"][BARE] = import_costs(
+            python,
+            [
+                str(bare[BARE] / "BareFunction"),
+                str(bare[BARE] / "SharedLayer" / "python"),
+            ],
+            "bare.app",
+        )
         results["chosen_memory_mb"] = (
             chosen_memory(
                 {
@@ -528,6 +586,14 @@ def rows(results: dict[str, Any]) -> list[str]:
             f"| {by['BookingsFunction']['warm_booking_ms']:.1f} ms | | | "
             f"median of {WARM_BOOKINGS} after each cold start; "
             f"${by['cost_per_million_bookings']:.2f} per million bookings |"
+        )
+    for function, costs in results.get("import_costs", {}).items():
+        total = sum(costs.values())
+        top = ", ".join(f"{name} {ms:.0f}" for name, ms in list(costs.items())[:8])
+        out.append(
+            f"| importing {function if function in FUNCTIONS else 'the ' + function}'s "
+            "handler, by package (ms, -X importtime self times) "
+            f"| {total:.0f} ms | | | {top} |"
         )
     if "quota_skipped" in results:
         out.append(

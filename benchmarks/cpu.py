@@ -140,3 +140,92 @@ def listing_statements(count: int = 20) -> int:
         for _ in range(count):
             handler(event, LambdaContext())  # type: ignore[arg-type]
     return len(log.entries)
+
+
+# Where a warm booking's CPU goes: (module, name) of each part, patched where the
+# booking path looks it up, and what it is.
+BOOKING_PARTS = {
+    ("fastapi.routing", "solve_dependencies"): (
+        "FastAPI resolving the route's dependencies: the body, the token, the session"
+    ),
+    ("ticketmania.web.deps", "read_access_token"): (
+        "of which reading the token (PyJWT: signature and claims)"
+    ),
+    ("bookings.logic", "book_seats"): "the booking's rules (book_seats)",
+    ("ticketmania.admission", "_ask_redis"): (
+        "of which the Redis round trip (token version, rate, sold-out marker)"
+    ),
+    ("ticketmania.db.bookings", "run_alone"): (
+        "of which the booking statement (one round trip to Postgres)"
+    ),
+    ("fastapi.routing", "serialize_response"): (
+        "FastAPI serialising the answer (response_model)"
+    ),
+}
+
+
+def booking_breakdown(
+    *, tokens: list[str], event_id: int, calls: int = 400
+) -> dict[str, float]:
+    """CPU ms per warm booking in all and in each of BOOKING_PARTS (inclusive),
+    each part timed with time.process_time() around its own calls."""
+    import importlib
+    import inspect
+
+    from bookings.app import handler
+
+    spent = dict.fromkeys(BOOKING_PARTS.values(), 0.0)
+    depth = dict.fromkeys(BOOKING_PARTS.values(), 0)
+    originals = []
+
+    def timed(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        # Only the outermost call counts: solve_dependencies calls itself.
+        if inspect.iscoroutinefunction(function):
+
+            async def timed_async(*args: Any, **kwargs: Any) -> Any:
+                depth[label] += 1
+                start = time.process_time()
+                try:
+                    return await function(*args, **kwargs)
+                finally:
+                    depth[label] -= 1
+                    if not depth[label]:
+                        spent[label] += time.process_time() - start
+
+            return timed_async
+
+        def timed_sync(*args: Any, **kwargs: Any) -> Any:
+            depth[label] += 1
+            start = time.process_time()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                depth[label] -= 1
+                if not depth[label]:
+                    spent[label] += time.process_time() - start
+
+        return timed_sync
+
+    events = booking_events(tokens, event_id)
+    contexts = [LambdaContext() for _ in range(8)]
+    whole = 0.0
+    try:
+        for (module_name, name), label in BOOKING_PARTS.items():
+            module = importlib.import_module(module_name)
+            originals.append((module, name, getattr(module, name)))
+            setattr(module, name, timed(label, getattr(module, name)))
+        with lambda_like_output():
+            for i in range(30):
+                handler(events[i % len(events)], contexts[i % len(contexts)])  # type: ignore[arg-type]
+            spent.update(dict.fromkeys(spent, 0.0))
+            for i in range(calls):
+                start = time.process_time()
+                handler(events[i % len(events)], contexts[i % len(contexts)])  # type: ignore[arg-type]
+                whole += time.process_time() - start
+    finally:
+        for module, name, original in originals:
+            setattr(module, name, original)
+    return {
+        "the whole invocation": whole / calls * 1000,
+        **{label: total / calls * 1000 for label, total in spent.items()},
+    }

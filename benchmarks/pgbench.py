@@ -33,11 +33,13 @@ _PICK_USER = (
 def booking_statement_script(statement: str) -> str:
     """The booking path's own statement as a pgbench script: its `:name`
     placeholders become pgbench variables (set per transaction or by -D); the
-    clock is now(), and no Idempotency-Key is sent."""
+    clock is now(), no Idempotency-Key is sent, and it books (holds nothing)."""
     fixed = {
         "now": "now()",
         "key": "NULL",
         "request_hash": "NULL",
+        "hold_seconds": "0",
+        "hold": "false",
         "topic": f"'{outbox.BOOKING_CONFIRMED}'",
     }
     body = statement

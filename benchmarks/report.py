@@ -456,17 +456,36 @@ def other_rows(results: dict[str, Any]) -> str:
             f"{listing['miss_median_ms']:.2f} ms (p99 {listing['miss_p99_ms']:.2f}) | "
             f"{listing['miss_median_ms'] / listing['hit_median_ms']:.1f}x | speed-up of the cache, wall time |"
         )
-    for row in results.get("cold_start", {}).get("rows", []):
-        rows.append(
-            f"| cold import of {row['function']}.app vs fastapi+mangum alone | {row['import_ms']:.0f} ms | "
-            f"{row['baseline_ms']:.0f} ms | {row['import_ms'] / row['baseline_ms']:.2f}x | interpreter start included |"
-        )
-    missing = [name for name in ("listing", "cold_start") if name not in results]
+    missing = [name for name in ("listing",) if name not in results]
     for name in missing:
         rows.append(
             f"| {name} | not measured | | | {results.get('failures', {}).get(name, '')} |"
         )
     return "\n".join(rows)
+
+
+def artefact_section(results: dict[str, Any]) -> str:
+    from benchmarks import artefact
+
+    measured = results.get("artefact")
+    if measured is None:
+        return (
+            f"Not measured: {results.get('failures', {}).get('artefact', 'not run')}."
+        )
+    lines = [
+        "| benchmark | measured | baseline | ratio | note |",
+        "|---|---|---|---|---|",
+        *artefact.rows(measured),
+    ]
+    chosen = measured.get("chosen_memory_mb")
+    if chosen is not None:
+        lines += [
+            "",
+            f"Memory by this run's rule (the smallest size whose slowest API function "
+            f"starts within {artefact.COLD_START_TOLERANCE}x of its cold start at a whole "
+            f"vCPU): **{chosen} MB**.",
+        ]
+    return "\n".join(lines)
 
 
 def results_section(results: dict[str, Any], chart: Path | None = None) -> str:
@@ -514,9 +533,13 @@ def results_section(results: dict[str, Any], chart: Path | None = None) -> str:
         "",
         checkins_section(results),
         "",
-        "### 6. Listing cache and cold import",
+        "### 6. Listing cache",
         "",
         other_rows(results),
+        "",
+        "### 7. Cold starts, memory and sizes of the built functions",
+        "",
+        artefact_section(results),
     ]
     if results.get("failures"):
         parts += ["", "### Failures in this run", ""]

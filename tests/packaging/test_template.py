@@ -127,3 +127,20 @@ def test_env_local_json_sets_only_variables_the_template_declares():
     declared = {name for spec in FUNCTIONS for name in spec.environment}
     local = json.loads((ROOT / "env.local.json").read_text())["Parameters"]
     assert set(local) <= declared, set(local) - declared
+
+
+def test_the_api_functions_get_the_memory_the_last_benchmark_chose():
+    """`make bench` (benchmarks/artefact.py) chooses the API functions' memory by
+    their cold starts under Lambda's CPU share; the template follows that run."""
+    from localdev.template import load_template
+
+    template = load_template(ROOT / "template.yaml")
+    memory = template["Globals"]["Function"]["MemorySize"]
+    results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    chosen = results.get("artefact", {}).get("chosen_memory_mb")
+    if chosen is None:
+        pytest.skip("the last benchmark run measured no cold starts (no python3.12)")
+    assert memory == chosen, "run `make bench` and follow BENCHMARKS.md, or say why not"
+    resources = template["Resources"]
+    for spec in HTTP_FUNCTIONS:  # the API functions take the Globals' memory
+        assert "MemorySize" not in resources[spec.name]["Properties"], spec.name
