@@ -554,32 +554,43 @@ def rows(results: dict[str, Any]) -> list[str]:
             f"| cold starts of the built functions | not measured | | | {results['skipped']} |"
         ]
     runs = results["runs"]
-    cold = results["cold"]
     out = []
+
+    def compare(
+        rows: dict[str, Any], function: str, bare: str, what: str, note: str
+    ) -> None:
+        measured, base = rows[function]["cold_ms"], rows[bare]["cold_ms"]
+        out.append(
+            f"| cold start of {function}{what} vs {bare} | {measured:.0f} ms | "
+            f"{base:.0f} ms | {measured / base:.2f}x | {note} |"
+        )
+
     for bare in (BARE, BARE_DEFAULT):
         for function in FUNCTIONS:
-            measured, base = cold[function]["cold_ms"], cold[bare]["cold_ms"]
-            out.append(
-                f"| cold start of {function} (import + first answer with the database) vs {bare} "
-                f"| {measured:.0f} ms | {base:.0f} ms | {measured / base:.2f}x | "
-                f"median of {runs} fresh python3.12 processes, whole machine |"
+            compare(
+                results["cold"],
+                function,
+                bare,
+                " (import + first answer with the database)",
+                f"median of {runs} fresh python3.12 processes, whole machine",
             )
-    traced = results["tracing_on"]
     for function in FUNCTIONS:
-        measured, base = traced[function]["cold_ms"], traced[BARE]["cold_ms"]
-        out.append(
-            f"| cold start of {function}, tracing on, vs {BARE} "
-            f"| {measured:.0f} ms | {base:.0f} ms | {measured / base:.2f}x | "
-            f"median of {runs}; the X-Ray SDK and botocore load |"
+        compare(
+            results["tracing_on"],
+            function,
+            BARE,
+            ", tracing on,",
+            f"median of {runs}; the X-Ray SDK and botocore load",
         )
     for memory_mb, by in results.get("by_memory", {}).items():
         share = min(int(memory_mb) / ONE_VCPU_MB, 1.0)
         for function in FUNCTIONS:
-            measured, base = by[function]["cold_ms"], by[BARE]["cold_ms"]
-            out.append(
-                f"| cold start of {function} at {memory_mb} MB ({share:.2f} vCPU) vs {BARE} "
-                f"| {measured:.0f} ms | {base:.0f} ms | {measured / base:.2f}x | "
-                f"median of {results['quota_runs']}, under a cgroup CPU quota |"
+            compare(
+                by,
+                function,
+                BARE,
+                f" at {memory_mb} MB ({share:.2f} vCPU)",
+                f"median of {results['quota_runs']}, under a cgroup CPU quota",
             )
         out.append(
             f"| warm booking in BookingsFunction at {memory_mb} MB ({share:.2f} vCPU) "

@@ -195,14 +195,8 @@ def test_a_token_without_a_known_kid_is_refused():
 
 def test_a_header_that_names_a_known_kid_over_a_vetted_segment_is_still_checked_whole():
     """The kid is read without checks; the whole token is then checked with its key."""
-    good = issue_access_token(
-        user_id=7,
-        role="user",
-        token_version=0,
-        secret=SECRET,
-        lifetime=timedelta(minutes=5),
-        now=datetime.now(UTC),
-    )
+    good = token()
+    read_access_token(good, secret=SECRET)
     header, payload, signature = good.split(".")
     for forged in (
         f"{header}=.{payload}.{signature}",  # padding PyJWT refuses on this segment
