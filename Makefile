@@ -52,7 +52,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy layers/shared/ticketmania localdev functions/*/*/
 
-## bench: one run of every benchmark (~12 min): rewrites BENCHMARKS.md, docs/bookings-vs-concurrency.png, benchmarks/results.json
+## bench: build, then one run of every benchmark (~15 min): rewrites BENCHMARKS.md, docs/bookings-vs-concurrency.png, benchmarks/results.json
 # The cold starts need the built functions: without a python3.12 the build fails, and
 # the report says they were not measured.
 bench: install services
