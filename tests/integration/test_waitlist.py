@@ -83,9 +83,17 @@ def test_a_cancelled_event_is_404_and_the_cap_still_counts(client, admin, sold_o
     _, token = holders[0]
     over = join(client, token, event["id"], 9)  # 2 booked + 9 > 10
     assert (over.status_code, over.json()["code"]) == (409, "limit_exceeded")
+    waiting = user_token(client)[1]
+    assert join(client, waiting, event["id"], 1).status_code == 201
     client.delete(f"/events/{event['id']}", headers=auth_header(admin))
     gone = join(client, token, event["id"], 1)
     assert gone.status_code == 404
+    # Everything under the cancelled event is gone, like the event itself: its
+    # line, for the admin, and one's place in it (only its bookings stay readable).
+    line = client.get(f"/events/{event['id']}/waitlist", headers=auth_header(admin))
+    assert (line.status_code, line.json()["code"]) == (404, "not_found")
+    place = me(client, waiting, event["id"])
+    assert (place.status_code, place.json()["code"]) == (404, "not_found")
 
 
 def test_seats_that_come_back_are_offered_in_order_and_nobody_else_takes_them(

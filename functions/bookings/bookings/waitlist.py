@@ -74,7 +74,9 @@ def my_place(
     session: Session, *, event_id: int, user: User, now: datetime, offer_seconds: int
 ) -> PlacedEntry:
     """The user's latest entry for the event, as it is now (an offer that ended
-    is settled first, and passed on)."""
+    is settled first, and passed on); 404 once the event is cancelled."""
+    if event_table.get_active_event(session, event_id) is None:
+        raise NotFound("Event not found")
     _settle_if_due(session, event_id, now=now, offer_seconds=offer_seconds)
     entry = waitlist_table.latest_of_user(session, event_id=event_id, user_id=user.id)
     if entry is None:
@@ -113,8 +115,10 @@ def list_line(
     now: datetime,
     offer_seconds: int,
 ) -> tuple[list[PlacedEntry], int]:
-    """Every entry of the event, in line order (an admin's view)."""
-    if event_table.get_event(session, event_id) is None:
+    """Every entry of the event, in line order (an admin's view). A cancelled
+    event's line is gone with it (404), as the event is; only its bookings stay
+    readable (GET /events/{id}/bookings)."""
+    if event_table.get_active_event(session, event_id) is None:
         raise NotFound("Event not found")
     _settle_if_due(session, event_id, now=now, offer_seconds=offer_seconds)
     entries, total = waitlist_table.list_entries(
