@@ -273,3 +273,36 @@ def test_the_job_settles_ended_holds_once_and_sends_their_emails(
     assert "has expired" in mail[0].read_text()
     books = seat_books(event["id"])
     assert books.available == 3
+
+
+def test_a_sweep_settles_a_hold_that_ends_while_it_looks_ahead(client, admin):
+    """The sweep settles what is due at one instant, then asks when the next hold
+    ends at a later one: a hold that ends in between must still be settled by this
+    sweep, not left for the next scheduled run."""
+    from ticketmania.cache import get_cache
+    from ticketmania.db.engine import open_session
+    from ticketmania.jobs.hold_expiry import expire_holds
+
+    event = create_event(client, admin, total_seats=2)
+    _, token = user_token(client)
+    held = hold(client, token, event["id"], 2).json()
+    ends = parse(held["expires_at"])
+    # The settle's clock reads just before the end, the look-ahead's just after,
+    # and from then on the clock is past it.
+    readings = iter(
+        [ends - timedelta(milliseconds=1), ends + timedelta(milliseconds=1)]
+    )
+
+    def clock():
+        return next(readings, ends + timedelta(seconds=1))
+
+    result = expire_holds(
+        open_session,
+        get_cache(),
+        offer_seconds=60,
+        sweep_seconds=30,
+        clock=clock,
+        sleep=lambda seconds: None,
+    )
+    assert result["seats_returned"] == 2
+    assert seat_books(event["id"]).available == 2

@@ -56,8 +56,10 @@ def expire_holds(
             offers += released.offers
             if released.seats_returned and not released.is_line_waiting:
                 sold_out.seats_given_back(cache, event_id)
+        # The next end after the instant just settled, not after the clock's
+        # reading now: a hold that ended in between is next, and settled at once.
         with open_session() as session:
-            next_end = holds.next_end(session, now=clock())
+            next_end = holds.next_end(session, now=now)
         left = deadline - time.monotonic()
         if next_end is None or left <= 0:
             break
