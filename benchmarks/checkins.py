@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import text
 
-from benchmarks import seed
+from benchmarks import raw_http, seed
 from benchmarks.environment import Services
 from benchmarks.servers import Server
 from benchmarks.timing import median, percentile
@@ -69,26 +69,19 @@ async def _scanner(
     reader, writer = await asyncio.open_connection(host, port)
     try:
         for code in codes:
-            body = json.dumps({"code": code, "event_id": event_id}).encode()
-            request = (
-                f"POST /checkins HTTP/1.1\r\nHost: {host}\r\n"
-                f"Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n"
-            ).encode() + body
-            sent = time.perf_counter()
-            writer.write(request)
-            status_line = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.decode("latin-1").partition(":")
-                if name.strip().lower() == "content-length":
-                    length = int(value.strip())
-            payload = await reader.readexactly(length) if length else b""
-            status = int(status_line.split()[1])
+            exchange = await raw_http.post(
+                reader,
+                writer,
+                host=host,
+                path="/checkins",
+                token=token,
+                body=json.dumps({"code": code, "event_id": event_id}).encode(),
+            )
+            status, payload = exchange.status, exchange.body
             code_seen = (
                 "" if status == 200 else str(json.loads(payload).get("code", ""))
             )
-            answers.append((time.perf_counter() - sent, status, code_seen))
+            answers.append((exchange.answered - exchange.sent, status, code_seen))
     finally:
         writer.close()
 

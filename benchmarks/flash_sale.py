@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from benchmarks import seed
+from benchmarks import raw_http, seed
 from benchmarks.environment import Services
 from benchmarks.servers import Server
 from benchmarks.timing import median, percentile
@@ -46,30 +46,22 @@ async def _connection(
     reader, writer = await asyncio.open_connection(host, port)
     try:
         for attempt in next_attempt:
-            token = tokens[attempt % len(tokens)]
-            request = (
-                f"POST /bookings HTTP/1.1\r\nHost: {host}\r\n"
-                f"Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n"
-            ).encode() + body
-            sent = time.perf_counter()
-            writer.write(request)
-            status_line = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.decode("latin-1").partition(":")
-                if name.strip().lower() == "content-length":
-                    length = int(value.strip())
-            payload = await reader.readexactly(length) if length else b""
-            answered = time.perf_counter()
-            status = int(status_line.split()[1])
+            exchange = await raw_http.post(
+                reader,
+                writer,
+                host=host,
+                path="/bookings",
+                token=tokens[attempt % len(tokens)],
+                body=body,
+            )
+            status, payload = exchange.status, exchange.body
             code = ""
             if status >= 400:
                 try:
                     code = str(json.loads(payload).get("code", ""))
                 except ValueError:
                     code = "unreadable"
-            answers.append(Answer(sent, answered, status, code))
+            answers.append(Answer(exchange.sent, exchange.answered, status, code))
     finally:
         writer.close()
 

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import text
 
-from benchmarks import seed
+from benchmarks import raw_http, seed
 from benchmarks.environment import Services
 from benchmarks.servers import Server
 from benchmarks.timing import median, percentile
@@ -64,27 +64,21 @@ class Connection:
     async def send(
         self, kind: str, path: str, token: str, body: dict[str, Any] | None
     ) -> Answer:
-        payload = json.dumps(body).encode() if body is not None else b""
-        request = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\n"
-            f"Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n"
-            f"Content-Length: {len(payload)}\r\n\r\n"
-        ).encode() + payload
-        sent = time.perf_counter()
-        self.writer.write(request)
-        status_line = await self.reader.readline()
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value.strip())
-        raw = await self.reader.readexactly(length) if length else b""
-        answered = time.perf_counter()
+        exchange = await raw_http.post(
+            self.reader,
+            self.writer,
+            host=self.host,
+            path=path,
+            token=token,
+            body=json.dumps(body).encode() if body is not None else b"",
+        )
         try:
-            answer_body = json.loads(raw) if raw else {}
+            answer_body = json.loads(exchange.body) if exchange.body else {}
         except ValueError:
             answer_body = {"code": "unreadable"}
-        return Answer(kind, sent, answered, int(status_line.split()[1]), answer_body)
+        return Answer(
+            kind, exchange.sent, exchange.answered, exchange.status, answer_body
+        )
 
 
 async def _buyer_connection(

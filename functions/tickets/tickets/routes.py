@@ -87,20 +87,13 @@ async def check_in(
 ) -> Any:
     # The caller's role and token version are checked in the check-in's own
     # statement (one round trip at the door's rush), not by a dependency's read.
-    admitted = logic.check_in(
+    return logic.check_in(
         session,
         get_cache(),
         tickets.get_key_ring(),
         code=body.code,
         event_id=body.event_id,
         caller=claims,
-    )
-    return CheckInOut(
-        booking_id=admitted.booking_id,
-        event_id=admitted.event_id,
-        seats=admitted.seats,
-        holder=admitted.holder,
-        checked_in_at=admitted.checked_in_at,
     )
 
 
@@ -111,9 +104,4 @@ async def check_in(
     summary="An event's door: confirmed seats, seats and bookings checked in (staff or admin)",
 )
 async def door_counts(id: PathId, staff: CurrentStaff, session: SessionDep) -> Any:
-    counts = logic.door_counts(session, event_id=id)
-    return DoorCountsOut(
-        confirmed_seats=counts.confirmed_seats,
-        checked_in_seats=counts.checked_in_seats,
-        bookings_checked_in=counts.bookings_checked_in,
-    )
+    return logic.door_counts(session, event_id=id)
