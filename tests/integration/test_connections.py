@@ -41,11 +41,17 @@ def one_connection_engine(monkeypatch):
 
 
 def terminate_pooled_connection(engine):
+    """End the pool's connection from the server's side, and return once its
+    backend has exited (so its goodbye is on the socket), however long a busy
+    machine makes it take: the timeout form waits for that, where a fixed sleep
+    could be too short."""
     with engine.connect() as connection:
         pid = connection.scalar(text("SELECT pg_backend_pid()"))
     with get_engine().connect() as connection:
-        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-    time.sleep(0.1)  # the server has sent its goodbye by now
+        ended = connection.scalar(
+            text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": pid}
+        )
+    assert ended, "the backend did not exit within 10 s"
 
 
 @pytest.fixture
