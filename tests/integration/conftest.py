@@ -95,6 +95,10 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             "RATE_LIMIT_SIGNUP": "100000/second",
             "RATE_LIMIT_BOOKING": "100000/second",
             "TICKETMANIA_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+            # Production gives up on Redis after 100 ms; a busy test machine can
+            # pause a live Redis that long, which would open the breaker and turn
+            # the cache and limits off mid-test. Outage tests use dead ports.
+            "REDIS_TIMEOUT_SECONDS": "2",
         }
     )
     os.environ.pop("SECRET_KEY_PARAMETER", None)

@@ -85,6 +85,7 @@ def test_a_connection_idle_past_the_limit_is_pinged(
     admin = make_admin(client)[1]
     event = create_event(client, admin)
     assert client.get(f"/events/{event['id']}").status_code == 200
+    pings.clear()  # a busy machine may have paused past 0.2 s while setting up
     time.sleep(0.3)
     assert client.get(f"/events/{event['id']}").status_code == 200
     assert pings == [";"]

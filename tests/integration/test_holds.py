@@ -114,8 +114,9 @@ def test_an_admin_may_confirm_and_a_stranger_may_not(client, admin):
 def test_a_hold_ends_to_the_second_whether_or_not_a_job_runs(
     client, admin, short_holds
 ):
-    """Never a second early: confirmed half a second before its end; from its
-    end on, expired, unconfirmable, and its seats booked by someone else."""
+    """Never a second early: confirmed a second before its end; from its end
+    on, expired, unconfirmable, and its seats booked by someone else."""
+    short_holds.hold_seconds = 3  # room for a busy machine's slow request
     event = create_event(client, admin, total_seats=2)
     _, first = user_token(client)
     _, second = user_token(client)
@@ -124,7 +125,7 @@ def test_a_hold_ends_to_the_second_whether_or_not_a_job_runs(
     b = hold(client, second, event["id"]).json()
     refused = book(client, buyer, event["id"], 1)  # marks the event sold out
     assert (refused.status_code, refused.json()["code"]) == (409, "sold_out")
-    sleep_until(parse(a["expires_at"]), plus=-0.5)
+    sleep_until(parse(a["expires_at"]), plus=-1.0)
     early = client.post(f"/bookings/{a['id']}/confirm", headers=auth_header(first))
     assert early.json()["status"] == "confirmed"
     sleep_until(parse(b["expires_at"]), plus=1.0)
@@ -148,17 +149,20 @@ def test_extensions_move_the_end_but_never_past_the_longest(client, admin, short
             "created_at"
         ]
     )
+    longest = created + timedelta(seconds=5)
     ends = []
-    for _ in range(8):
+    while not ends or ends[-1] < longest:
+        assert len(ends) < 8, ends
         time.sleep(0.8)
         answer = client.post(
             f"/bookings/{held['id']}/extend", headers=auth_header(token)
         )
-        if answer.status_code != 200:
-            break
+        assert answer.status_code == 200, answer.text
         ends.append(parse(answer.json()["expires_at"]))
-    assert ends and ends == sorted(ends)
-    assert ends[-1] <= created + timedelta(seconds=5)
+    assert ends == sorted(ends)
+    assert ends[-1] == longest
+    # At once, while the hold is still live: no further.
+    answer = client.post(f"/bookings/{held['id']}/extend", headers=auth_header(token))
     assert (answer.status_code, answer.json()["code"]) == (409, "hold_extension_limit")
     sleep_until(ends[-1], plus=0.5)
     expired = client.post(f"/bookings/{held['id']}/extend", headers=auth_header(token))

@@ -269,7 +269,13 @@ def apply_answers(model: Model, operations, answers) -> list[int]:
 
 
 def read_database(event_id: int) -> dict[str, Any]:
-    with get_engine().connect() as connection:
+    # One snapshot for every read: the server's scheduled expire-holds may settle
+    # a hold or make an offer between two statements.
+    with (
+        get_engine()
+        .connect()
+        .execution_options(isolation_level="REPEATABLE READ") as connection
+    ):
 
         def rows(sql):
             return connection.execute(text(sql), {"id": event_id}).all()

@@ -166,7 +166,8 @@ def test_a_declined_offer_passes_on(client, sold_out):
 
 
 def test_an_offer_that_lapses_passes_on_to_the_second(client, sold_out, monkeypatch):
-    monkeypatch.setattr(get_settings(), "waitlist_offer_seconds", 2)
+    # Long enough that the second's offer is still open when read, however busy the machine.
+    monkeypatch.setattr(get_settings(), "waitlist_offer_seconds", 3)
     event, holders, bookings = sold_out
     (_, first), (_, second) = user_token(client), user_token(client)
     join(client, first, event["id"], 2)
@@ -174,7 +175,7 @@ def test_an_offer_that_lapses_passes_on_to_the_second(client, sold_out, monkeypa
     cancel(client, holders[0][1], bookings[0]["id"])
     offer = me(client, first, event["id"]).json()
     assert offer["status"] == "offered"
-    time.sleep(2.5)
+    time.sleep(3.5)
     run_job("expire-holds")
     assert me(client, first, event["id"]).json()["status"] == "expired"
     assert me(client, second, event["id"]).json()["status"] == "offered"
@@ -260,8 +261,9 @@ def test_offers_stay_in_strict_order_under_concurrent_cancellations(
 def test_under_the_local_server_an_offer_follows_a_lapse_within_seconds(
     client, admin, monkeypatch, tmp_path
 ):
-    """No request reads anything: the scheduled expire-holds alone settles the
-    hold that lapsed and offers its seats, within 5 s of the lapse."""
+    """No request reads anything: the scheduled expire-holds (every second)
+    alone settles the hold that lapsed and offers its seats, within seconds of
+    the lapse (10 s allowed, for a busy machine)."""
     import os
     import signal
 
@@ -271,12 +273,12 @@ def test_under_the_local_server_an_offer_follows_a_lapse_within_seconds(
     monkeypatch.setattr(get_settings(), "hold_seconds", 2)
     event = create_event(client, admin, total_seats=2)
     _, holder = user_token(client)
+    waiter, token = user_token(client)
     held = client.post(
         "/bookings",
         json={"event_id": event["id"], "seats_booked": 2, "hold": True},
         headers=auth_header(holder),
     ).json()
-    waiter, token = user_token(client)
     assert join(client, token, event["id"], 2).status_code == 201
     port = free_port()
     env = {
@@ -291,7 +293,7 @@ def test_under_the_local_server_an_offer_follows_a_lapse_within_seconds(
 
             ends = datetime.fromisoformat(held["expires_at"].replace("Z", "+00:00"))
             time.sleep(max((ends - datetime.now(UTC)).total_seconds(), 0))
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 10
             while statuses(event["id"]) != [(waiter["id"], "offered")]:
                 assert time.monotonic() < deadline, statuses(event["id"])
                 time.sleep(0.1)
