@@ -132,7 +132,7 @@ def test_the_same_key_sent_twenty_times_at_once_books_once(client, live_server):
     event = create_event(client, admin, total_seats=SEATS)
     token = user_token(client)[1]
     key = str(uuid.uuid4())
-    barrier = threading.Barrier(20)
+    barrier = threading.Barrier(20, timeout=60)
 
     def send(_):
         with httpx.Client(base_url=live_server, timeout=30) as http:
@@ -152,7 +152,7 @@ def test_the_same_key_for_different_events_at_once_books_once(client, live_serve
     admin = make_admin(client)[1]
     events = [create_event(client, admin, total_seats=SEATS) for _ in range(2)]
     token = user_token(client)[1]
-    barrier = threading.Barrier(10)
+    barrier = threading.Barrier(10, timeout=60)
 
     def send(index):
         with httpx.Client(base_url=live_server, timeout=30) as http:

@@ -465,7 +465,7 @@ def test_a_stuck_lock_gives_503_not_a_hung_request(client, event, user):
     holder = threading.Thread(target=hold_the_row)
     holder.start()
     try:
-        holder_ready.wait(10)
+        assert holder_ready.wait(30), "the row was never locked"
         response = book(client, user[1], event["id"], 1)
         assert_error(response, 503, "unavailable")
         assert int(response.headers["Retry-After"]) > 0

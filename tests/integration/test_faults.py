@@ -144,7 +144,7 @@ def test_postgres_restarted_mid_traffic_books_every_retry_exactly_once(
     # machine: the outage starts once each has booked, and each books twice more
     # once it is over. The cap is raised out of the way of that many bookings.
     monkeypatch.setattr(get_settings(), "max_seats_per_user_per_event", 1_000)
-    everyone_booked = threading.Barrier(len(user_ids) + 1)
+    everyone_booked = threading.Barrier(len(user_ids) + 1, timeout=60)
     outage_over = threading.Event()
 
     def client(user_id):

@@ -97,7 +97,7 @@ class Model:
 
 
 def send_all(base_url: str, calls: list[Callable[[httpx.Client], Answer]]):
-    barrier = threading.Barrier(len(calls))
+    barrier = threading.Barrier(len(calls), timeout=60)
 
     def run(call):
         with httpx.Client(base_url=base_url, timeout=60) as http:

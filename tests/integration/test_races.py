@@ -27,7 +27,7 @@ from ticketmania.db.engine import get_engine, open_session
 def released_together(base_url, calls):
     """Run each call in a thread of its own with a client already connected to
     `base_url`, all released at once; their results."""
-    barrier = threading.Barrier(len(calls))
+    barrier = threading.Barrier(len(calls), timeout=60)
 
     def run(call):
         with httpx.Client(base_url=base_url, timeout=30) as http:

@@ -183,7 +183,7 @@ def test_twenty_scanners_at_once_admit_a_ticket_once(
     client, booked, staff, live_server
 ):
     code = ticket_of(client, booked)["code"]
-    barrier = threading.Barrier(20)
+    barrier = threading.Barrier(20, timeout=60)
 
     def scan(_):
         with httpx.Client(base_url=live_server, timeout=30) as http:

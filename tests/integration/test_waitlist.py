@@ -239,7 +239,7 @@ def test_offers_stay_in_strict_order_under_concurrent_cancellations(
         line = [user_token(client) for _ in range(10)]
         for _, token in line:
             assert join(client, token, event["id"], 1).status_code == 201
-        barrier = threading.Barrier(8)
+        barrier = threading.Barrier(8, timeout=60)
 
         def give_back(index, booked=booked, holders=holders, barrier=barrier):
             with httpx.Client(base_url=live_server, timeout=30) as http:
