@@ -1,5 +1,6 @@
 """Every auth rule of docs/api.md, through HTTP on the local gateway."""
 
+import base64
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -315,6 +316,27 @@ def test_me_with_a_malformed_header_is_401(client, header):
     assert response.status_code == 401
     assert response.json()["code"] in {"not_authenticated", "invalid_token"}
     assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+# A token whose header is JSON nested past the parser's depth: read as any other junk.
+NESTED_HEADER_TOKEN = (
+    base64.urlsafe_b64encode(b"[" * 5000).decode().rstrip("=") + ".e30.x"
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/auth/me", None),
+        ("POST", "/bookings", {"event_id": 1, "seats_booked": 1}),
+        ("POST", "/checkins", {"code": "x", "event_id": 1}),
+    ],
+)
+def test_a_token_with_an_absurdly_nested_header_is_401(client, method, path, body):
+    response = client.request(
+        method, path, json=body, headers=auth_header(NESTED_HEADER_TOKEN)
+    )
+    assert_error(response, 401, "invalid_token")
 
 
 def _token_for(user_id, *, secret=TEST_SECRET_KEY, now=None, version=0, role="user"):

@@ -1,3 +1,4 @@
+import base64
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 
@@ -118,6 +119,10 @@ def test_tokens_missing_a_required_claim_are_refused(missing):
         "MQ.e30.x",  # a header that is a number
         "_w.e30.x",  # a header that is not UTF-8
         "e30.e30.x",  # a header without a kid
+        pytest.param(  # a header of absurdly nested JSON (RecursionError in the parser)
+            base64.urlsafe_b64encode(b"[" * 5000).decode().rstrip("=") + ".e30.x",
+            id="nested-header",
+        ),
     ],
 )
 def test_garbage_is_refused(garbage):

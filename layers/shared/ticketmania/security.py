@@ -125,5 +125,6 @@ def read_access_token(
             role=str(payload.get("role", "user")),
             token_version=int(payload.get("ver", 0)),
         )
-    except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
+    # RecursionError: a header of JSON nested past the parser's depth.
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError, RecursionError) as exc:
         raise InvalidToken() from exc
