@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.lambda_events import load_event, with_overrides
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNNER = ROOT / "scripts" / "invoke_built_function.py"
 MAX_LAYER_BYTES = 45_000_000
@@ -165,20 +167,28 @@ def cpu_quota(memory_mb: int) -> Iterator[Callable[[], None] | None]:
     v1 = Path("/sys/fs/cgroup/cpu")
     v2 = Path("/sys/fs/cgroup")
     name = f"ticketmania-bench-{memory_mb}-{os.getpid()}"
+    if (v1 / "cpu.cfs_quota_us").exists():
+        group = v1 / name
+        limits = {
+            "cpu.cfs_period_us": str(period),
+            "cpu.cfs_quota_us": str(int(share * period)),
+        }
+    elif (v2 / "cgroup.controllers").exists():
+        group = v2 / name
+        limits = {"cpu.max": f"{int(share * period)} {period}"}
+    else:
+        yield None
+        return
     try:
-        if (v1 / "cpu.cfs_quota_us").exists():
-            group = v1 / name
-            group.mkdir()
-            (group / "cpu.cfs_period_us").write_text(str(period))
-            (group / "cpu.cfs_quota_us").write_text(str(int(share * period)))
-        elif (v2 / "cgroup.controllers").exists():
-            group = v2 / name
-            group.mkdir()
-            (group / "cpu.max").write_text(f"{int(share * period)} {period}")
-        else:
-            yield None
-            return
-    except OSError:
+        group.mkdir()
+    except OSError:  # not root, or no cgroup filesystem we may write
+        yield None
+        return
+    try:
+        for file, value in limits.items():
+            (group / file).write_text(value)
+    except OSError:  # e.g. cgroup v2 without the cpu controller for its children
+        group.rmdir()
         yield None
         return
     procs = group / "cgroup.procs"
@@ -239,24 +249,19 @@ def start_once(
         preexec_fn=enter_quota,
     )
     elapsed = (time.perf_counter() - started) * 1000
+    # RuntimeError, not SystemExit: `make bench` records a failed section and
+    # still writes every other figure.
     if result.returncode != 0:
-        raise SystemExit(
-            f"benchmarks: {function} failed to start:\n{result.stderr[-2000:]}"
-        )
+        raise RuntimeError(f"{function} failed to start:\n{result.stderr[-2000:]}")
     report = json.loads(result.stdout)
     answers: list[dict[str, Any]] = report["answers"]
     statuses = [answer["statusCode"] for answer in answers]
     if statuses[0] >= 500 or any(status >= 300 for status in statuses[1:]):
-        raise SystemExit(f"benchmarks: {function} answered {statuses}")
+        raise RuntimeError(f"{function} answered {statuses}")
     # the first answer is the cold one (the first request that reached the process)
     first_answer_ms = elapsed - sum(report["answer_ms"][1:])
     warm = report["answer_ms"][1:]
     return Start(first_answer_ms, statistics.median(warm) if warm else None), answers
-
-
-def sample(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((ROOT / "events" / f"{name}.json").read_text())
-    return event
 
 
 class Samples:
@@ -264,12 +269,10 @@ class Samples:
 
     def __init__(self) -> None:
         from benchmarks import seed
-        from tests.lambda_events import with_overrides
 
         user_id = seed.create_users(1)[0]
         self.token = seed.token(user_id)
         self.event_id = seed.create_event(total_seats=1_000_000, title="Cold start")
-        self._with_overrides = with_overrides
         self.booking_id: int | None = None
 
     def first(self, function: str) -> dict[str, Any]:
@@ -282,19 +285,15 @@ class Samples:
         token = (
             self.token if function in ("BookingsFunction", "TicketsFunction") else None
         )
-        return self._with_overrides(sample(name), token=token, path_parameters=path)
+        return with_overrides(load_event(name), token=token, path_parameters=path)
 
-    def booking(self) -> dict[str, Any]:
-        event = self._with_overrides(
-            sample("http_api_bookings_create"),
-            token=self.token,
-            body={"event_id": self.event_id, "seats_booked": 1},
-        )
-        del event["headers"]["idempotency-key"]
-        return event
+    def bookings(self, count: int) -> list[dict[str, Any]]:
+        from benchmarks.cpu import booking_events
+
+        return booking_events([self.token] * count, self.event_id)
 
     def events_for(self, function: str, *, warm: bool) -> list[dict[str, Any]]:
-        rest = [self.booking() for _ in range(WARM_BOOKINGS)] if warm else []
+        rest = self.bookings(WARM_BOOKINGS) if warm else []
         return [self.first(function), *rest]
 
 
@@ -308,7 +307,7 @@ def _variants(
             folder,
             "BareFunction",
             "bare.app",
-            [sample("http_api_health")],
+            [load_event("http_api_health")],
             "SharedLayer",
         )
         for name, folder in bare.items()
@@ -430,7 +429,14 @@ def measure(build_dir: Path, *, runs: int, quota_runs: int) -> dict[str, Any]:
     if not (build_dir / "SharedLayer" / "python").is_dir():
         return {"skipped": f"nothing built in {build_dir}: run `make build`"}
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(APP_ENV="production", POWERTOOLS_TRACE_DISABLED="true")
+    # As the template deploys them (LogLevel's default, metrics on), not as the
+    # benchmark process runs (metrics off, errors only).
+    env.update(
+        APP_ENV="production",
+        POWERTOOLS_TRACE_DISABLED="true",
+        POWERTOOLS_METRICS_DISABLED="false",
+        POWERTOOLS_LOG_LEVEL="INFO",
+    )
     samples = Samples()
     results: dict[str, Any] = {"runs": runs, "quota_runs": quota_runs}
     with (
@@ -443,7 +449,7 @@ def measure(build_dir: Path, *, runs: int, quota_runs: int) -> dict[str, Any]:
             build_dir,
             "BookingsFunction",
             "bookings.app",
-            [samples.booking()],
+            samples.bookings(1),
             env,
             runtime,
         )
@@ -637,7 +643,12 @@ def main() -> int:
     from benchmarks.environment import benchmark_environment
 
     with benchmark_environment():
-        results = measure(args.build_dir, runs=args.runs, quota_runs=args.quota_runs)
+        try:
+            results = measure(
+                args.build_dir, runs=args.runs, quota_runs=args.quota_runs
+            )
+        except RuntimeError as exc:
+            raise SystemExit(f"benchmarks: {exc}") from exc
     if "skipped" in results:
         raise SystemExit(f"benchmarks: {results['skipped']}")
     print("| benchmark | measured | baseline | ratio | note |")
