@@ -9,3 +9,21 @@ def test_the_booking_statement_becomes_a_pgbench_script():
     script = booking_statement_script(BOOK_FROM_ONE_SHARD)
     assert "CAST(false AS boolean)" in script
     assert ":hold" not in script
+
+
+def test_a_built_function_that_cannot_start_fails_its_section_not_the_run(tmp_path):
+    """`make bench` records the failure and goes on to write every other figure."""
+    import sys
+
+    from benchmarks.__main__ import _section
+    from benchmarks.artefact import start_once
+
+    results: dict = {}
+
+    def start_a_function_that_is_not_there():
+        return start_once(
+            sys.executable, tmp_path, "NoFunction", "no.app", [], {}, tmp_path
+        )
+
+    assert _section(results, "artefact", start_a_function_that_is_not_there) is None
+    assert "NoFunction failed to start" in results["failures"]["artefact"]
