@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Make Postgres and Redis available to the tests, or say in one line what to do.
+# Make Postgres, Redis and PgBouncer available to the tests, or say in one line what to do.
 # Postgres: a running server on 127.0.0.1:5432 (or TEST_DATABASE_URL) is used; a
 # Debian cluster that is stopped is started; with neither, the tests fall back to
 # the embedded Postgres of the pgserver wheel. Redis: the tests start their own
 # redis-server, so only the binary is needed; it is installed when missing and
-# this runs as root on Debian.
+# this runs as root on Debian. PgBouncer likewise: the tests start their own, in
+# transaction mode, in front of their database.
 set -u
 
 if [ -z "${TEST_DATABASE_URL:-}" ] && ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
@@ -24,6 +25,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
   if ! command -v redis-server >/dev/null 2>&1 && ! (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
     echo "ensure-services: no Redis: install redis-server (apt-get install redis-server) or set TEST_REDIS_URL" >&2
+    exit 1
+  fi
+fi
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "ensure-services: installing pgbouncer"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer) >/dev/null
+  fi
+  if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+    echo "ensure-services: no PgBouncer: install it (apt-get install pgbouncer)" >&2
     exit 1
   fi
 fi

@@ -91,15 +91,17 @@ def container_environment(
     secret_key: str,
     ticket_key: str = "",
     data_dir: Path,
+    database_url: str | None = None,
     queue_url: str = "",
     bucket: str = "",
 ) -> dict[str, str]:
     """What a container of `function_name` runs with, on this test session's
-    services: the template's environment, plus what Lambda itself sets."""
+    services (the database at `database_url`: the tests give their pooler's):
+    the template's environment, plus what Lambda itself sets."""
     environment = template_environment(
         function_name,
         {
-            "DatabaseUrl": os.environ["DATABASE_URL"],
+            "DatabaseUrl": database_url or os.environ["DATABASE_URL"],
             "RedisUrl": os.environ["REDIS_URL"],
             "SecretKeyParameterName": "unused",
             "NotificationsQueue": queue_url,

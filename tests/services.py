@@ -154,3 +154,136 @@ def find_redis() -> tuple[str, RedisServer | None]:
             f"no Redis: install redis-server or set TEST_REDIS_URL ({exc})"
         ) from exc
     return url, None
+
+
+def _pgbouncer_binary() -> str | None:
+    # Debian installs it in /usr/sbin, which a user's PATH may not include.
+    return shutil.which("pgbouncer") or shutil.which(
+        "pgbouncer", path="/usr/sbin:/usr/local/sbin"
+    )
+
+
+@dataclass
+class PgBouncer:
+    """A PgBouncer in transaction mode in front of a Postgres server, owned by
+    the tests and the benchmarks: what a surge deploys between the functions
+    and the database (RDS Proxy, Neon's or Supabase's pooled endpoint).
+
+    Every client transaction may run on any of `pool_size` server connections,
+    far fewer than the clients; no named prepared statements survive from one
+    transaction to the next (`max_prepared_statements = 0`, where the version
+    knows the setting: 1.21 and later; older ones never carry them); startup
+    parameters but the few it tracks are refused, as a hosted pooler refuses them.
+    """
+
+    server_url: str
+    pool_size: int = 2
+    max_clients: int = 200
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    folder: Path | None = None
+
+    def url_for(self, database: str) -> str:
+        """A client's URL for `database` through the pooler."""
+        return (
+            make_url(self.server_url)
+            .set(host="127.0.0.1", port=self.port, database=database, query={})
+            .render_as_string(hide_password=False)
+        )
+
+    @staticmethod
+    def version() -> tuple[int, int] | None:
+        binary = _pgbouncer_binary()
+        if binary is None:
+            return None
+        output = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, check=True
+        ).stdout
+        major, minor = output.split()[1].split(".")[:2]
+        return int(major), int(minor)
+
+    def _config(self) -> str:
+        server = make_url(self.server_url)
+        query = dict(server.query)
+        host = query.get("host") or server.host or "127.0.0.1"
+        target = f"host={host} port={server.port or 5432}"
+        target += f" user={server.username or 'postgres'}"
+        if server.password:
+            target += f" password={server.password}"
+        version = self.version() or (0, 0)
+        assert self.folder is not None
+        lines = [
+            "[databases]",
+            f"* = {target}",
+            "[pgbouncer]",
+            "listen_addr = 127.0.0.1",
+            f"listen_port = {self.port}",
+            "unix_socket_dir =",
+            # Clients are the tests' own processes on loopback; the server
+            # connections log in as the database line says.
+            "auth_type = any",
+            "pool_mode = transaction",
+            f"default_pool_size = {self.pool_size}",
+            "min_pool_size = 0",
+            "reserve_pool_size = 0",
+            f"max_client_conn = {self.max_clients}",
+            # A client queued this long for a server connection is refused
+            # (a stuck test fails, it does not hang).
+            "query_wait_timeout = 30",
+            f"logfile = {self.folder / 'pgbouncer.log'}",
+            f"pidfile = {self.folder / 'pgbouncer.pid'}",
+        ]
+        if version >= (1, 21):
+            lines.append("max_prepared_statements = 0")
+        return "\n".join(lines) + "\n"
+
+    def start(self) -> PgBouncer:
+        binary = _pgbouncer_binary()
+        if binary is None:
+            raise RuntimeError("pgbouncer is not installed (apt-get install pgbouncer)")
+        self.folder = Path(tempfile.mkdtemp(prefix="ticketmania-pgbouncer-"))
+        config = self.folder / "pgbouncer.ini"
+        config.write_text(self._config())
+        command = [binary, "-q", str(config)]
+        if os.geteuid() == 0:
+            # PgBouncer refuses to run as root: it runs as an unprivileged user,
+            # who must be able to write its log and pid files.
+            self.folder.chmod(0o777)
+            config.chmod(0o644)
+            command[1:1] = ["-u", _unprivileged_user()]
+        with open(os.devnull, "wb") as quiet:
+            self.process = subprocess.Popen(command, stdout=quiet, stderr=quiet)
+        deadline = time.monotonic() + 10
+        while not is_listening("127.0.0.1", self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = self.folder / "pgbouncer.log"
+                detail = log.read_text()[-500:] if log.exists() else ""
+                self.stop()
+                raise RuntimeError(f"pgbouncer did not start: {detail}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+            self.process = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
+def _unprivileged_user() -> str:
+    import pwd
+
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return name
+    raise RuntimeError("no unprivileged user to run pgbouncer as")

@@ -26,6 +26,7 @@ from sqlalchemy import text
 
 from tests.conftest import ROOT
 from tests.services import (
+    PgBouncer,
     RedisServer,
     TestDatabase,
     find_postgres,
@@ -114,6 +115,30 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     database.drop()
     if redis_server is not None:
         redis_server.stop()
+
+
+@pytest.fixture(scope="session")
+def pooler(services: None) -> Iterator[PgBouncer]:
+    """A PgBouncer in transaction mode in front of the session's database, with
+    two server connections for however many clients (tests/services.py)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(os.environ["DATABASE_URL"])
+    server_url = url.set(database="postgres").render_as_string(hide_password=False)
+    try:
+        bouncer = PgBouncer(server_url).start()
+    except RuntimeError as exc:
+        pytest.exit(f"test services unavailable: {exc} (run `make services`)", 3)
+    yield bouncer
+    bouncer.stop()
+
+
+@pytest.fixture(scope="session")
+def pooled_database_url(pooler: PgBouncer) -> str:
+    """The session's database through the pooler."""
+    from sqlalchemy.engine import make_url
+
+    return pooler.url_for(str(make_url(os.environ["DATABASE_URL"]).database))
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ lapse), keyed retries, cancellations, waitlist joins and leaves, resizes up
 and down and, at the end of some episodes, the event's cancellation, sent from
 several threads at once through `ticketmania serve` (four worker processes,
 with its scheduled jobs, holds of 2 s and offers of 3 s) against real Postgres
-and Redis.
+and Redis, once connecting directly and once through a transaction pooler.
 
 The model is what the answers said: every 201 to a booking is a booking or a
 hold, every 200 to a cancellation a cancelled one, every 200 to a
@@ -62,9 +62,15 @@ Answer = tuple[int, dict[str, Any]]
 COMMIT_MARGIN = timedelta(seconds=0.5)
 
 
-@pytest.fixture(scope="module")
-def model_server(services: None) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["direct", "through a transaction pooler"])
+def model_server(request: pytest.FixtureRequest) -> Iterator[str]:
+    # The pooler (PgBouncer in transaction mode, two server connections for the
+    # four workers' pools and the jobs) is what a surge deploys in front of Postgres.
+    database = {}
+    if request.param != "direct":
+        database["DATABASE_URL"] = request.getfixturevalue("pooled_database_url")
     with serving(
+        **database,
         HOLD_SECONDS="2",
         HOLD_EXTENSION_SECONDS="1",
         HOLD_MAX_SECONDS="3",

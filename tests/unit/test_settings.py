@@ -62,6 +62,39 @@ def test_database_url_is_required_outside_local(env):
         load_settings()
 
 
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("notaurl", "must be a PostgreSQL URL"),
+        ("mysql://u:hunter22@h/db", "must be a PostgreSQL URL"),
+        ("postgresql://u:hunter22@h:abc/db", "port that is not a number"),
+        ("postgresql://u:hunter22@h:99999/db", "port that is not a number"),
+    ],
+)
+def test_a_malformed_database_url_is_one_line_naming_the_setting(env, url, problem):
+    env.setenv("SECRET_KEY", GOOD_KEY)
+    env.setenv("DATABASE_URL", url)
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "database_url" in message and problem in message
+    assert "hunter22" not in message and "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://u:p@h/db",
+        "postgresql+psycopg2://u:p@h:5432/db?sslmode=require",
+        "postgresql:///db?host=/var/run/postgresql",
+    ],
+)
+def test_every_postgres_url_a_provider_hands_out_is_taken(env, url):
+    env.setenv("SECRET_KEY", GOOD_KEY)
+    env.setenv("DATABASE_URL", url)
+    assert load_settings().database_url == url
+
+
 def test_error_message_never_contains_the_secret(env):
     env.setenv("SECRET_KEY", "tiny-secret")
     with pytest.raises(ConfigurationError) as caught:

@@ -11,6 +11,7 @@ import functools
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,8 +60,13 @@ class Settings(BaseSettings):
     waitlist_offer_seconds: int = Field(default=1800, ge=1, le=7 * 86_400)
 
     db_pool_size: int = Field(default=0, ge=0, le=100)  # 0: 1 in Lambda, 10 locally
+    # A request's limits: the database's defaults for the functions' role, which
+    # the migration writes (db/session_limits.py), so they hold through a pooler.
     db_statement_timeout_ms: int = Field(default=5000, ge=100)
     db_lock_timeout_ms: int = Field(default=2000, ge=10)
+    # Where set (the jobs, the migration), this process's transactions may run
+    # statements this long, and its connections wait this long for an answer.
+    db_long_statement_timeout_ms: int | None = Field(default=None, ge=100)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     # A pooled connection idle this long is pinged before use (a thawed container's).
     db_idle_ping_seconds: float = Field(default=10.0, ge=0)
@@ -104,6 +110,32 @@ class Settings(BaseSettings):
             return self.db_pool_size
         # One request at a time per Lambda container: one connection is all it uses.
         return 1 if self.is_lambda else 10
+
+    @field_validator("db_long_statement_timeout_ms", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _is_a_postgres_url(cls, value: str) -> str:
+        # Checked here, so a malformed URL is the one line every bad setting
+        # is (never quoting it: it holds the password), not a driver's traceback.
+        if not value:
+            return value
+        parts = urlsplit(value)
+        scheme = parts.scheme.lower()
+        if scheme != "postgres" and scheme.split("+")[0] != "postgresql":
+            raise ValueError(
+                "must be a PostgreSQL URL: postgresql://user:password@host:5432/database"
+            )
+        try:
+            parts.port  # noqa: B018 - reading it is the check
+        except ValueError:
+            raise ValueError(
+                "has a port that is not a number from 0 to 65535"
+            ) from None
+        return value
 
     @field_validator("rate_limit_signup", "rate_limit_booking")
     @classmethod

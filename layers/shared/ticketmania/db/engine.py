@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import select
 import socket
@@ -13,14 +12,15 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import pg8000
-import pg8000.legacy
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from ticketmania.db import driver
 from ticketmania.db.failures import is_server_gone
+from ticketmania.db.session_limits import raise_for_long_statements
 from ticketmania.settings import Settings, get_settings
 
 # libpq options that pg8000 does not take as keywords; handled below instead.
@@ -79,16 +79,17 @@ def _one(value: str | tuple[str, ...] | None) -> str | None:
 
 def build_engine(settings: Settings, *, database_url: str | None = None) -> Engine:
     url, connect_args = pg8000_url(database_url or settings.database_url)
-    connect_args["timeout"] = (
-        settings.db_connect_timeout_seconds + settings.db_statement_timeout_ms / 1000
+    longest_statement_ms = max(
+        settings.db_statement_timeout_ms, settings.db_long_statement_timeout_ms or 0
     )
-    # Sent in the startup packet: no extra round trip per connection.
-    connect_args["startup_params"] = {
-        "TimeZone": "UTC",
-        "statement_timeout": str(settings.db_statement_timeout_ms),
-        "lock_timeout": str(settings.db_lock_timeout_ms),
-        "idle_in_transaction_session_timeout": "60000",
-    }
+    # How long a socket read may wait: the server answers within its own limits.
+    connect_args["timeout"] = (
+        settings.db_connect_timeout_seconds + longest_statement_ms / 1000
+    )
+    # No session state: nothing in the startup packet but who connects (a
+    # transaction pooler refuses anything else: PgBouncer's "unsupported startup
+    # parameter") and no SET. The timeouts and the time zone are the role's
+    # defaults in this database, which the migration writes (db/session_limits.py).
     connect_args.setdefault("application_name", "ticketmania")
     engine = create_engine(
         url,
@@ -104,25 +105,6 @@ def build_engine(settings: Settings, *, database_url: str | None = None) -> Engi
     event.listen(engine, "handle_error", _server_gone_is_a_disconnect)
     event.listen(engine, "do_connect", _connect_on_own_socket)
     return engine
-
-
-class _Connection(pg8000.legacy.Connection):  # type: ignore[misc]
-    """pg8000's connection, closing its socket even when saying goodbye fails.
-
-    pg8000 closes a connection by writing Terminate, then the socket; when the
-    write fails (the server is gone: a restart, a shutdown) its buffered file
-    over the socket keeps the descriptor open, in a cycle with the error, until
-    the garbage collector finds both, one descriptor per dead connection until
-    then (and a ResourceWarning)."""
-
-    def close(self) -> None:
-        buffered = self._sock
-        try:
-            super().close()
-        finally:
-            if buffered is not None:
-                with contextlib.suppress(OSError):
-                    buffered.close()
 
 
 def _connect_on_own_socket(
@@ -154,7 +136,7 @@ def _connect_on_own_socket(
             ) from exc
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     try:
-        return _Connection(*cargs, sock=sock, **params)
+        return driver.Connection(*cargs, sock=sock, **params)
     except BaseException:
         sock.close()
         raise
@@ -231,4 +213,22 @@ SessionOpener = Callable[[], AbstractContextManager[Session]]
 @contextmanager
 def open_session() -> Iterator[Session]:
     with _session_factory()() as session:
+        yield session
+
+
+@contextmanager
+def open_job_session() -> Iterator[Session]:
+    """A session for the scheduled jobs: where DB_LONG_STATEMENT_TIMEOUT_MS is
+    set (AdminJobsFunction), each of its transactions may run statements that
+    long; elsewhere, the same as `open_session`."""
+    with _session_factory()() as session:
+        long_ms = get_settings().db_long_statement_timeout_ms
+        if long_ms is not None:
+
+            @event.listens_for(session, "after_begin")
+            def _allow_long_statements(
+                session: Session, transaction: Any, connection: Connection
+            ) -> None:
+                raise_for_long_statements(connection, statement_timeout_ms=long_ms)
+
         yield session

@@ -1,5 +1,6 @@
-"""Apply Alembic migrations from code (`ticketmania migrate`, the tests), in one
-transaction under the migration advisory lock (see migrations/env.py)."""
+"""Apply Alembic migrations from code (`ticketmania migrate`, MigrateFunction,
+the tests), in one transaction under the migration advisory lock (see
+migrations/env.py), with the role's session defaults."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
+
+from ticketmania.db.session_limits import write_role_defaults
+from ticketmania.settings import Settings, get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -18,11 +22,21 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade_to_head(engine: Engine) -> None:
+def upgrade_to_head(engine: Engine, settings: Settings | None = None) -> None:
+    """Migrate, and write the role's session defaults (db/session_limits.py)
+    from `settings` (the container's), in the same transaction."""
+    settings = settings or get_settings()
     config = alembic_config()
+    config.attributes["long_statement_timeout_ms"] = (
+        settings.db_long_statement_timeout_ms
+    )
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        write_role_defaults(connection, settings)
+    # The pool's connections started before the defaults were written: new ones
+    # start with them.
+    engine.dispose()
 
 
 def current_revision(engine: Engine) -> str:

@@ -1,28 +1,41 @@
-"""One statement that is its own transaction, prepared once per connection.
+"""One statement that is its own transaction: one round trip, nothing prepared.
 
 The booking is one statement (db/bookings.py). Sent the usual way, through a
-session and SQLAlchemy's cursor, it would also cost a BEGIN and a COMMIT round
-trip, a character-by-character rewrite of its placeholders by pg8000, and a
-parse and plan of a long statement by the server, on every call
-(BENCHMARKS.md). Here it runs on a pooled connection of its own, prepared once
-per connection (a server-side named statement, pg8000's `Connection.prepare`)
-and with autocommit on: one round trip, and the statement commits itself.
+session, it would also cost a BEGIN and a COMMIT round trip. Here it runs on a
+pooled connection of its own in autocommit: Parse, Bind, Execute and Sync in
+one write (db/driver.py), so the statement commits itself, and it names
+nothing on the server, so a transaction pooler may run it on any server
+connection. Its placeholders are rewritten for the server once per process.
+
+A named prepared statement would save the server parsing and planning it on
+each call, but behind a transaction pooler it exists on one server connection
+only (another client's statement of the same name may sit on the next one),
+and RDS Proxy pins a client that prepares one. BENCHMARKS.md has the cost.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import pg8000
+import pg8000.native
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ticketmania.db.failures import is_server_gone
 
-# Where a connection keeps its prepared statements: the pool's per-connection
-# `info`, which lives exactly as long as the database connection does.
-_PREPARED = "ticketmania.prepared"
+
+@functools.cache
+def _server_form(
+    statement: str,
+) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]:
+    # pg8000's own rewrite of `:name` placeholders into `$n`, and the function
+    # that puts the parameters in that order: done once per statement.
+    sql, make_values = pg8000.native.to_statement(statement)
+    return sql, make_values
 
 
 def run_alone(session: Session, statement: str, params: dict[str, Any]) -> list[Any]:
@@ -54,14 +67,10 @@ def run_alone(session: Session, statement: str, params: dict[str, Any]) -> list[
         # would swallow the statement's commit: refuse rather than lose a booking.
         if driver is None or driver._in_transaction:
             raise RuntimeError("run_alone needs an idle connection")
-        prepared: dict[str, Any] = pooled.info.setdefault(_PREPARED, {})
-        driver.autocommit = True
-        try:
-            if statement not in prepared:
-                prepared[statement] = driver.prepare(statement)
-            return list(prepared[statement].run(**params))
-        finally:
-            driver.autocommit = False
+        sql, make_values = _server_form(statement)
+        # No BEGIN is sent: on an idle connection the statement is its own transaction.
+        context = driver.execute_unnamed(sql, vals=make_values(params))
+        return list(context.rows or ())
     except pg8000.Error as exc:
         is_disconnect = is_server_gone(exc) or engine.dialect.is_disconnect(
             exc, driver, None

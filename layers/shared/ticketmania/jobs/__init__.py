@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ticketmania.cache import get_cache
-from ticketmania.db.engine import open_session
+from ticketmania.db.engine import open_job_session
 from ticketmania.jobs.cache_warmer import warm_cache
 from ticketmania.jobs.hold_expiry import expire_holds
 from ticketmania.jobs.key_purge import purge_idempotency_keys
@@ -83,13 +83,13 @@ JOBS = {
         Job(
             "relay-outbox",
             every_seconds=60,
-            run=lambda given: relay_outbox(open_session, _publisher()),
+            run=lambda given: relay_outbox(open_job_session, _publisher()),
         ),
         Job(
             "expire-holds",
             every_seconds=60,
             run=lambda given: expire_holds(
-                open_session,
+                open_job_session,
                 get_cache(),
                 offer_seconds=get_settings().waitlist_offer_seconds,
                 sweep_seconds=given.sweep_seconds,
@@ -98,25 +98,27 @@ JOBS = {
         Job(
             "reconcile-seats",
             every_seconds=3600,
-            run=lambda given: reconcile_seats(open_session, repair=given.repair),
+            run=lambda given: reconcile_seats(open_job_session, repair=given.repair),
         ),
         Job(
             "purge-idempotency-keys",
             every_seconds=86400,
-            run=lambda given: purge_idempotency_keys(open_session),
+            run=lambda given: purge_idempotency_keys(open_job_session),
         ),
         Job(
             "warm-cache",
             every_seconds=300,
             run=lambda given: warm_cache(
-                open_session, get_cache(), ttl_seconds=get_settings().events_cache_ttl
+                open_job_session,
+                get_cache(),
+                ttl_seconds=get_settings().events_cache_ttl,
             ),
         ),
         Job(
             "sales-report",
             every_seconds=86400,
             run=lambda given: sales_report(
-                open_session, _report_writer(), day=given.day or _yesterday()
+                open_job_session, _report_writer(), day=given.day or _yesterday()
             ),
         ),
     )

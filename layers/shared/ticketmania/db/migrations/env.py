@@ -7,12 +7,26 @@ from alembic import context
 from sqlalchemy import Connection, text
 
 from ticketmania.db.models import Base
+from ticketmania.db.session_limits import (
+    MIGRATION_LOCK_TIMEOUT_MS,
+    raise_for_long_statements,
+)
 
 # Any fixed number: two deploys migrating at once take turns on this lock.
 MIGRATION_LOCK_ID = 727_100_001
 
 
 def run_on(connection: Connection) -> None:
+    # Where long statements are allowed (MigrateFunction), a migration may build
+    # an index over a large table, and waits a while for the locks it needs
+    # (another deploy's migration first); elsewhere, a request's limits hold.
+    long_ms = context.config.attributes.get("long_statement_timeout_ms")
+    if long_ms is not None:
+        raise_for_long_statements(
+            connection,
+            statement_timeout_ms=long_ms,
+            lock_timeout_ms=MIGRATION_LOCK_TIMEOUT_MS,
+        )
     connection.execute(
         text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
     )
