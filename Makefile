@@ -27,18 +27,27 @@ test-unit: install
 
 install: $(VENV)/.installed
 
+# The first run downloads and installs every dependency (about a minute): it
+# says so, step by step, instead of leaving the terminal silent.
 $(VENV)/.installed: requirements.txt layers/shared/requirements.txt layers/shared/requirements-nodeps.txt layers/tickets/requirements.txt pyproject.toml
+	@echo "make: setting up $(VENV) (once, or when a requirements file changes; about a minute)" >&2
 	$(PYTHON) -m venv $(VENV)
+	@echo "make: upgrading pip in $(VENV)" >&2
 	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	@echo "make: installing the pinned dependencies of requirements.txt (the slow part)" >&2
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	@echo "make: installing the ticketmania command" >&2
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@echo "make: $(VENV) is ready" >&2
 	touch $@
 
 # The SAM CLI pins its own dependencies, so it gets a virtualenv of its own.
 sam-cli: $(SAM_VENV)/.installed
 
 $(SAM_VENV)/.installed:
+	@echo "make: setting up $(SAM_VENV) for the SAM CLI (once; about a minute)" >&2
 	$(PYTHON) -m venv $(SAM_VENV)
+	@echo "make: installing the SAM CLI $(SAM_CLI_VERSION) and what it pins" >&2
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
 	touch $@
 

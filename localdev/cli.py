@@ -287,42 +287,63 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = listener.getsockname()[1]  # the real one, for --port 0
     with listener, local_environment(with_cache=True) as embedded:
         migrate()
+        scheduler = None
         if get_settings().ticketmania_jobs == "on":
-            from localdev.scheduler import start_scheduler
+            from localdev.scheduler import Scheduler
 
-            start_scheduler()
+            scheduler = Scheduler().start()
             say("jobs: running on their schedules (TICKETMANIA_JOBS=off to stop them)")
+
+        def stop_jobs_then_database() -> None:
+            # In this order: a job running while the embedded Postgres stops
+            # fails (and says so) mid-statement.
+            if scheduler is not None:
+                scheduler.stop()
+            from ticketmania.db.engine import get_engine
+
+            get_engine().dispose()
+            if embedded is not None:
+                embedded.stop()
+
         functions = serving_functions(project_root())
         routes = sum(len(spec.routes) for spec in functions)
         say(
             f"serving {routes} routes of {len(functions)} functions on "
             f"http://{args.host}:{port} with {args.workers} worker(s) (docs at /docs)"
         )
-        # The client's address is the socket's peer, never a header it sent.
-        if args.workers == 1:
-            gateway = gateway_for(
-                project_root(),
-                on_shutdown=embedded.stop if embedded is not None else None,
-            )
-            config = uvicorn.Config(
-                gateway, lifespan="on", log_level=args.log_level, proxy_headers=False
-            )
-            uvicorn.Server(config).run(sockets=[listener])
-        else:
-            # Each worker process builds its own gateway from the environment set
-            # above, and ends itself if this process dies; the embedded Postgres
-            # stays with this process, which stops it on the way out of
-            # `local_environment` once the workers have.
-            os.environ[PARENT_VARIABLE] = str(os.getpid())
-            config = uvicorn.Config(
-                "localdev.gateway:gateway_for_worker",
-                factory=True,
-                workers=args.workers,
-                lifespan="on",
-                log_level=args.log_level,
-                proxy_headers=False,
-            )
-            Multiprocess(config, sockets=[listener]).run()
+        try:
+            # The client's address is the socket's peer, never a header it sent.
+            if args.workers == 1:
+                gateway = gateway_for(
+                    project_root(), on_shutdown=stop_jobs_then_database
+                )
+                config = uvicorn.Config(
+                    gateway,
+                    lifespan="on",
+                    log_level=args.log_level,
+                    proxy_headers=False,
+                )
+                uvicorn.Server(config).run(sockets=[listener])
+            else:
+                # Each worker process builds its own gateway from the environment
+                # set above, and ends itself if this process dies; the embedded
+                # Postgres stays with this process, which stops it once the
+                # workers have.
+                os.environ[PARENT_VARIABLE] = str(os.getpid())
+                config = uvicorn.Config(
+                    "localdev.gateway:gateway_for_worker",
+                    factory=True,
+                    workers=args.workers,
+                    lifespan="on",
+                    log_level=args.log_level,
+                    proxy_headers=False,
+                )
+                Multiprocess(config, sockets=[listener]).run()
+        except KeyboardInterrupt:
+            # uvicorn has shut down on Ctrl-C and raises it again: a clean stop.
+            pass
+        finally:
+            stop_jobs_then_database()
     return 0
 
 

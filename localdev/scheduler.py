@@ -18,8 +18,12 @@ TICK_SECONDS = 1.0
 LOCAL_EVERY_SECONDS = {"relay-outbox": 5, "expire-holds": 1}
 
 
-def run_due_jobs(next_runs: dict[str, float], now: float) -> None:
+def run_due_jobs(
+    next_runs: dict[str, float], now: float, stopping: threading.Event | None = None
+) -> None:
     for name, job in JOBS.items():
+        if stopping is not None and stopping.is_set():
+            return
         if now < next_runs.get(name, 0.0):
             continue
         next_runs[name] = now + LOCAL_EVERY_SECONDS.get(name, job.every_seconds)
@@ -29,13 +33,29 @@ def run_due_jobs(next_runs: dict[str, float], now: float) -> None:
             logger.exception("scheduled job failed", extra={"job": name})
 
 
-def start_scheduler() -> threading.Thread:
-    def loop() -> None:
-        next_runs: dict[str, float] = {}
-        while True:
-            run_due_jobs(next_runs, time.monotonic())
-            time.sleep(TICK_SECONDS)
+class Scheduler:
+    """The jobs' thread: started with the server, stopped before what the jobs
+    use (the embedded Postgres) is stopped, so no job runs against a database
+    that is going away."""
 
-    thread = threading.Thread(target=loop, name="ticketmania-jobs", daemon=True)
-    thread.start()
-    return thread
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name="ticketmania-jobs", daemon=True
+        )
+
+    def _loop(self) -> None:
+        next_runs: dict[str, float] = {}
+        while not self._stopping.is_set():
+            run_due_jobs(next_runs, time.monotonic(), self._stopping)
+            self._stopping.wait(TICK_SECONDS)
+
+    def start(self) -> Scheduler:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30) -> None:
+        """Run no further job and wait for the one running, if any, to end."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)

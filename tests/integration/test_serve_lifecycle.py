@@ -209,6 +209,22 @@ def test_a_database_that_cannot_be_used_is_one_line_and_exit_2(url, reason):
         assert last == f"ticketmania: cannot use the database at {place}: {reason}"
 
 
+@pytest.mark.parametrize(
+    "url", ["notaurl", "mysql://u:pw@h/db", "postgresql://u:pw@h:abc/db"]
+)
+def test_a_malformed_database_url_is_one_line_and_exit_2(tmp_path, url):
+    for command in (["migrate"], ["serve", "--port", str(free_port())]):
+        result = run_cli(
+            *command,
+            env={"DATABASE_URL": url, "TICKETMANIA_DATA_DIR": str(tmp_path)},
+        )
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("ticketmania: invalid configuration: database_url:")
+        assert "pw" not in lines[0]
+
+
 def test_serve_with_a_database_that_cannot_be_used_says_so_in_one_line(tmp_path):
     result = run_cli(
         "serve",
@@ -311,3 +327,34 @@ def test_create_admin_at_a_terminal_does_not_echo_the_password(client):
         os.close(controller)
     assert password.encode() not in seen
     assert login(client, email, password)
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_ctrl_c_stops_the_jobs_before_the_embedded_postgres_quietly(tmp_path, workers):
+    """Ctrl-C (SIGINT to the terminal's whole process group) while the jobs
+    run every second: the jobs stop first, so no job meets a stopping database
+    and nothing but the usual lines is printed. Several times, at different
+    moments of the jobs' second."""
+    env = {**embedded_environment(tmp_path), "TICKETMANIA_JOBS": "on"}
+    for attempt in range(3):
+        port = free_port()
+        process = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port), "--workers", str(workers)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            wait_for_health(f"http://127.0.0.1:{port}", process)
+            time.sleep(1.0 + attempt * 0.3)
+            os.killpg(process.pid, signal.SIGINT)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate(timeout=10)
+        for sign in ("Traceback", "Error", "scheduled job failed", "network error"):
+            assert sign not in stderr, (attempt, stderr)
