@@ -344,7 +344,7 @@ def user_seats(session: Session, *, user_id: int, event_id: int) -> int:
     )
 
 
-_CANCEL_BOOKING = """
+CANCEL_BOOKING = """
     WITH target AS (
       SELECT b.id, b.event_id, e.shard_count
       FROM bookings AS b JOIN events AS e ON e.id = b.event_id
@@ -407,7 +407,7 @@ def cancel_booking(session: Session, booking_id: int, *, now: datetime) -> Cance
     hold one."""
     ((cancelled, was_held, has_waiting),) = run_alone(
         session,
-        _CANCEL_BOOKING,
+        CANCEL_BOOKING,
         {"booking_id": booking_id, "now": now, "topic": outbox.BOOKING_CANCELLED},
     )
     return Cancellation(

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ticketmania.db.statements import run_alone
 
-_CHECK_IN = """
+CHECK_IN = """
     WITH door AS (
       -- The caller, as the database has them now: the token's version current,
       -- and door staff or an admin (never the token's say).
@@ -95,7 +95,7 @@ def check_in(
         ),
     ) = run_alone(
         session,
-        _CHECK_IN,
+        CHECK_IN,
         {
             "booking_id": booking_id,
             "event_id": event_id,

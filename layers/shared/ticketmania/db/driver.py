@@ -16,6 +16,7 @@ statement is unnamed, and it costs one round trip instead of three.
 from __future__ import annotations
 
 import contextlib
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,9 +29,11 @@ from pg8000.core import (
     NULL_BYTE,
     PARSE,
     PORTAL,
+    STATEMENT,
     SYNC_MSG,
     Context,
     H_pack,
+    H_unpack,
     _flush,
     _write,
     i_pack,
@@ -81,6 +84,26 @@ class Connection(pg8000.legacy.Connection):  # type: ignore[misc]
         context = Context(statement)
         self.handle_messages(context)
         return context
+
+    def describe(self, statement: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """What the server makes of `statement` (`$n` placeholders), run nowhere:
+        its parameters' type OIDs, and its columns' (type OID, type modifier)."""
+        self._send_message(
+            PARSE,
+            NULL_BYTE + statement.encode(self._client_encoding) + NULL_BYTE + H_pack(0),
+        )
+        self._send_message(DESCRIBE, STATEMENT + NULL_BYTE)
+        _write(self._sock, SYNC_MSG)
+        _flush(self._sock)
+        context = Context(statement)
+        self.handle_messages(context)
+        columns = [(c["type_oid"], c["type_modifier"]) for c in context.columns or ()]
+        return list(getattr(context, "parameter_oids", ())), columns
+
+    def handle_PARAMETER_DESCRIPTION(self, data: bytes, context: Context) -> None:
+        # pg8000 reads past it; `describe` needs the types.
+        (count,) = H_unpack(data[:2])
+        context.parameter_oids = struct.unpack_from("!" + "I" * count, data, 2)
 
     def close(self) -> None:
         # pg8000 closes a connection by writing Terminate, then the socket; when

@@ -29,6 +29,12 @@ def sqlstate_of(exc: DBAPIError) -> str | None:
     return str(value) if value else None
 
 
+def sqlstate_of_driver_error(driver_error: BaseException) -> str | None:
+    """The SQLSTATE of an error pg8000 raised, before SQLAlchemy wraps it."""
+    value = _server_fields(driver_error).get("C")
+    return str(value) if value else None
+
+
 def is_server_gone(driver_error: BaseException | None) -> bool:
     """pg8000's error says the server ended the session (the connection is dead)."""
     return _server_fields(driver_error).get("C") in SERVER_GONE_SQLSTATES

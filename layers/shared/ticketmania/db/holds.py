@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ticketmania.db import outbox
 from ticketmania.db.statements import run_alone
 
-_CONFIRM = """
+CONFIRM_HOLD = """
     WITH confirmed AS (
       UPDATE bookings AS b SET status = 'confirmed', expires_at = NULL
       FROM events AS e
@@ -47,7 +47,7 @@ def confirm(session: Session, booking_id: int, *, now: datetime) -> bool:
     nothing changed."""
     ((confirmed,),) = run_alone(
         session,
-        _CONFIRM,
+        CONFIRM_HOLD,
         {"booking_id": booking_id, "now": now, "topic": outbox.BOOKING_CONFIRMED},
     )
     return bool(confirmed == 1)

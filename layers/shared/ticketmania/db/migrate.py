@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from ticketmania.db.server_functions import write_server_functions
 from ticketmania.db.session_limits import write_role_defaults
 from ticketmania.settings import Settings, get_settings
 
@@ -23,8 +24,9 @@ def alembic_config() -> Config:
 
 
 def upgrade_to_head(engine: Engine, settings: Settings | None = None) -> None:
-    """Migrate, and write the role's session defaults (db/session_limits.py)
-    from `settings` (the container's), in the same transaction."""
+    """Migrate, write the role's session defaults (db/session_limits.py) from
+    `settings` (the container's) and the server's functions of the current
+    statements (db/server_functions.py), in one transaction."""
     settings = settings or get_settings()
     config = alembic_config()
     config.attributes["long_statement_timeout_ms"] = (
@@ -34,6 +36,7 @@ def upgrade_to_head(engine: Engine, settings: Settings | None = None) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         write_role_defaults(connection, settings)
+        write_server_functions(connection)
     # The pool's connections started before the defaults were written: new ones
     # start with them.
     engine.dispose()

@@ -10,32 +10,24 @@ connection. Its placeholders are rewritten for the server once per process.
 A named prepared statement would save the server parsing and planning it on
 each call, but behind a transaction pooler it exists on one server connection
 only (another client's statement of the same name may sit on the next one),
-and RDS Proxy pins a client that prepares one. BENCHMARKS.md has the cost.
+and RDS Proxy pins a client that prepares one. The statements a buyer waits
+on are kept on the server as functions instead (db/server_functions.py),
+whose plans the server caches: what is sent is the function's call.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
 import pg8000
-import pg8000.native
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ticketmania.db.failures import is_server_gone
+from ticketmania.db.failures import is_server_gone, sqlstate_of_driver_error
+from ticketmania.db.server_functions import is_kept, server_form
 
-
-@functools.cache
-def _server_form(
-    statement: str,
-) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]:
-    # pg8000's own rewrite of `:name` placeholders into `$n`, and the function
-    # that puts the parameters in that order: done once per statement.
-    sql, make_values = pg8000.native.to_statement(statement)
-    return sql, make_values
+UNDEFINED_FUNCTION = "42883"
 
 
 def run_alone(session: Session, statement: str, params: dict[str, Any]) -> list[Any]:
@@ -67,10 +59,18 @@ def run_alone(session: Session, statement: str, params: dict[str, Any]) -> list[
         # would swallow the statement's commit: refuse rather than lose a booking.
         if driver is None or driver._in_transaction:
             raise RuntimeError("run_alone needs an idle connection")
-        sql, make_values = _server_form(statement)
+        form = server_form(statement)
+        values = form.make_values(params)
         # No BEGIN is sent: on an idle connection the statement is its own transaction.
-        context = driver.execute_unnamed(sql, vals=make_values(params))
-        return list(context.rows or ())
+        if is_kept(statement):
+            try:
+                return list(driver.execute_unnamed(form.call, vals=values).rows or ())
+            except pg8000.Error as exc:
+                # No function of this text on the server (a deploy under way, or
+                # a database not migrated since): nothing ran; run the text itself.
+                if sqlstate_of_driver_error(exc) != UNDEFINED_FUNCTION:
+                    raise
+        return list(driver.execute_unnamed(form.sql, vals=values).rows or ())
     except pg8000.Error as exc:
         is_disconnect = is_server_gone(exc) or engine.dialect.is_disconnect(
             exc, driver, None
