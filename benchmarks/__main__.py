@@ -125,6 +125,7 @@ def main() -> int:
         report,
         seed,
         servers,
+        surge,
     )
     from benchmarks import cpu as cpu_bench
     from benchmarks.environment import THROUGHPUT_SETTINGS, benchmark_environment
@@ -315,6 +316,27 @@ def main() -> int:
                     tickets=600 if quick else 3000,
                 ),
             },
+        )
+        # A surge far past max_connections, through a transaction pooler and
+        # directly; and what the booking statement costs unnamed against prepared.
+        _section(
+            results,
+            "surge",
+            lambda: surge.run(
+                services, seconds=4 if quick else 10, rounds=1 if quick else 2
+            ),
+        )
+        get_engine().dispose()
+        _section(
+            results,
+            "statement_protocols",
+            lambda: surge.statement_protocols(
+                services,
+                user_min=bench_users[0],
+                clients=16,
+                seconds=2 if quick else 4,
+                rounds=1 if quick else 3,
+            ),
         )
         # The built functions, as Lambda starts them (`make bench` builds first).
         _section(

@@ -1,22 +1,19 @@
 """What a booking and a cancellation send to Postgres, and what of it runs
 while seats are held: counted at the driver, through the Lambda handlers,
-each request warm (its statements already prepared on the pooled connection,
-unless the pool hands it another).
+each request warm (its connection open).
 
-pg8000's core connection is wrapped where every statement leaves it:
-`execute_simple` (the simple protocol: BEGIN), `execute_unnamed` (a statement
-with parameters, and COMMIT / ROLLBACK), `execute_named` (a prepared
-statement's run) and `prepare_statement`; each wait for the server
-(`handle_messages`) is one round trip. This sees more than wrapping
+The engine's connection class (db/driver.py) is wrapped where every statement
+leaves it: `execute_simple` (the simple protocol: BEGIN), `execute_unnamed` (a
+statement with parameters, and COMMIT / ROLLBACK), `execute_named` (a prepared
+statement's run) and `prepare_statement` (nothing of ours sends these two
+now); each wait for the server (`handle_messages`) is one round trip. This sees more than wrapping
 `legacy.PreparedStatement.run` and `legacy.Cursor.execute` would:
 `Connection.commit()` and `rollback()` go straight to `execute_unnamed`.
 
 Seats are held from the statement that locks a seat shard (FOR UPDATE of
 seat_shards, or UPDATE seat_shards) until its transaction ends: at the end of
-that statement in autocommit, else at COMMIT / ROLLBACK. A statement with
-parameters takes three round trips in pg8000 (parse, describe and bind,
-execute); its lock is taken in the last one, so only that one is counted as
-held. A booking statement that found no free shard held nothing: its result
+that statement in autocommit, else at COMMIT / ROLLBACK. Every statement is
+one round trip (db/driver.py), in which its lock is taken. A booking statement that found no free shard held nothing: its result
 says so (`has_seats`).
 """
 
@@ -30,14 +27,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pg8000.core import CoreConnection
 from sqlalchemy import text
 
 from ticketmania.db.bookings import (
-    _CANCEL_BOOKING,
     BOOK_FROM_ONE_SHARD,
     BOOK_FROM_SHARDS_IN_ORDER,
+    CANCEL_BOOKING,
 )
+from ticketmania.db.driver import Connection as CoreConnection
+from ticketmania.db.server_functions import kept_statements, server_form
 
 _LOCKS_SEATS = re.compile(
     r"seat_shards\b[^;]*\bFOR UPDATE\b|\bUPDATE\s+seat_shards\b",
@@ -49,9 +47,16 @@ _BOOKING_STATEMENTS = {
 }
 _LABELS = {
     **_BOOKING_STATEMENTS,
-    _CANCEL_BOOKING: "cancellation statement (the booking's shard, FOR UPDATE)",
+    CANCEL_BOOKING: "cancellation statement (the booking's shard, FOR UPDATE)",
 }
 _HAS_SEATS = 18  # the booking statement's column saying the pick held seats
+# What the server receives for a kept statement (a call of its function, or its
+# text unnamed), read back as the statement it is.
+_SENT_AS = {
+    sent: statement
+    for statement in kept_statements()
+    for sent in (server_form(statement).call, server_form(statement).sql)
+}
 
 
 @dataclass
@@ -86,6 +91,8 @@ class StatementLog:
         self._originals: dict[str, Callable[..., Any]] = {}
         self._holding: dict[int, bool] = {}
         self._current: Entry | None = None
+        # What the class defines itself (the rest it inherits from pg8000).
+        self._own = set(vars(CoreConnection))
         for name, kind in (
             ("execute_simple", "simple"),
             ("execute_unnamed", "unnamed"),
@@ -101,11 +108,8 @@ class StatementLog:
             entry = log._current
             if entry is not None and threading.get_ident() == log.thread:
                 entry.round_trips += 1
-                # The lock is taken while executing: the last round trip of the statement.
-                is_executing = (
-                    entry.kind in ("named", "simple") or entry.round_trips == 3
-                )
-                if log._holding.get(id(connection)) or (entry.locks and is_executing):
+                # Each statement is one round trip: its lock is taken in it.
+                if log._holding.get(id(connection)) or entry.locks:
                     entry.held_round_trips += 1
             return original_handle(connection, context)
 
@@ -120,9 +124,10 @@ class StatementLog:
         def wrapper(connection: CoreConnection, *args: Any, **kwargs: Any) -> Any:
             if threading.get_ident() != log.thread or log._current is not None:
                 return original(connection, *args, **kwargs)
-            sql = args[4] if kind == "named" else args[0]
+            sent = args[4] if kind == "named" else args[0]
+            sql = _SENT_AS.get(str(sent), str(sent))
             entry = Entry(
-                kind=kind, sql=str(sql), autocommit=bool(connection.autocommit)
+                kind=kind, sql=str(sql), autocommit=not connection._in_transaction
             )
             entry.locks = kind != "prepare" and bool(_LOCKS_SEATS.search(entry.sql))
             ends = entry.sql.strip().lower() in ("commit", "rollback")
@@ -147,7 +152,10 @@ class StatementLog:
 
     def __exit__(self, *exc: object) -> None:
         for name, original in self._originals.items():
-            setattr(CoreConnection, name, original)
+            if name in self._own:
+                setattr(CoreConnection, name, original)
+            else:  # inherited from pg8000's classes: theirs again
+                delattr(CoreConnection, name)
 
     def summary(self) -> dict[str, Any]:
         """Counts of what ran; a prepare (once per pooled connection, on its first

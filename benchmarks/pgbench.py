@@ -1,7 +1,8 @@
 """pgbench runs: a script, N clients, T seconds; TPS and per-transaction latencies.
 
-Every script runs with `-M prepared` (the booking path prepares its statement
-once per connection) and per-transaction logs, from which p50 and p99 are read.
+Every script runs with `-M prepared` unless told otherwise (the functions send
+unnamed statements, `-M extended`; the comparison of the two is in
+benchmarks/surge.py) and per-transaction logs, from which p50 and p99 are read.
 """
 
 from __future__ import annotations
@@ -118,7 +119,11 @@ def run(
     event_min: int,
     event_max: int,
     cap: int = 100_000,
+    protocol: str = "prepared",
 ) -> PgbenchRun:
+    """`protocol` is pgbench's -M: `prepared` (a named statement, parsed once
+    per connection) or `extended` (an unnamed one, parsed and planned on each
+    call, in one round trip: what the functions send)."""
     defines = {
         "umin": user_min,
         "upc": USERS_PER_CLIENT,
@@ -135,7 +140,7 @@ def run(
             ensure_pgbench(),
             "-n",
             "-M",
-            "prepared",
+            protocol,
             "-c",
             str(clients),
             "-j",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from benchmarks import report_surge
+
 CPU_TARGETS = {"booking_vs_post": 3.0, "listing_vs_get": 4.0}
 HOT_SPREAD_TARGET = 0.8
 
@@ -540,6 +542,10 @@ def results_section(results: dict[str, Any], chart: Path | None = None) -> str:
         "### 7. Cold starts, memory and sizes of the built functions",
         "",
         artefact_section(results),
+        "",
+        "### 8. A surge past max_connections: through a transaction pooler and directly",
+        "",
+        report_surge.section(results),
     ]
     if results.get("failures"):
         parts += ["", "### Failures in this run", ""]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from benchmarks import report_surge
+
 
 def header(results: dict[str, Any]) -> str:
     machine = results.get("machine", {})
@@ -43,7 +45,8 @@ alternating round by round and medians reported.{quick}
 
 
 def measures(results: dict[str, Any]) -> str:
-    return """- **Bookings against concurrency** (`benchmarks/http_load.py`, `wrk.py`):
+    return (
+        """- **Bookings against concurrency** (`benchmarks/http_load.py`, `wrk.py`):
   wrk with a Lua script that holds 500 users' tokens and sends
   `POST /bookings {"event_id": E, "seats_booked": 1}` with the next user's
   token on every request, against `ticketmania serve --workers N`
@@ -83,6 +86,8 @@ def measures(results: dict[str, Any]) -> str:
   pick is forced by holding the only shard of a small event in another
   transaction until the booking is seen waiting for it.
 - **Hot versus spread** (`benchmarks/hot_spread.py`): pgbench `-M prepared`
+  (the ratio is about row locks; what the functions' unnamed statements cost
+  against prepared ones is measured apart, in section 8)
   running `BOOK_FROM_ONE_SHARD` itself: its `:name` placeholders become pgbench
   variables, `:now` is `now()`, no Idempotency-Key, a cap of 100,000, and each
   client books for users of its own (100 per client, one at random per
@@ -115,7 +120,10 @@ def measures(results: dict[str, Any]) -> str:
   answers 20 bookings after its first answer (their median is the warm
   booking); the cost per million bookings is that latency, billed per ms, at
   Lambda's x86 price (USD 0.0000166667 per GB-second, 0.20 per million
-  requests)."""
+  requests).
+"""
+        + report_surge.MEASURES
+    )
 
 
 def _pct(a: float, b: float) -> str:
@@ -551,6 +559,8 @@ def decisions(results: dict[str, Any]) -> str:
         )
     other.append(_cold_start_decision(results))
     other.append(_imports_decision(results))
+    if results.get("surge"):
+        other.append(report_surge.decision(results))
     bullets = [
         _workers_decision(results),
         _shards_decision(results),
