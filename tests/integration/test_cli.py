@@ -348,3 +348,25 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path):
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_migrations_started_at_once_take_turns_and_all_succeed():
+    """Four `ticketmania migrate` (as four local servers starting at once, which
+    `make bench` does) against one database: each waits for the migration lock
+    and finds the database up to date."""
+    processes = [
+        subprocess.Popen(
+            [*CLI, "migrate"],
+            cwd=ROOT,
+            env=os.environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [(p.wait(120), p.stderr.read() if p.stderr else "") for p in processes]
+    for process in processes:
+        if process.stderr:
+            process.stderr.close()
+    assert [code for code, _ in results] == [0, 0, 0, 0], results

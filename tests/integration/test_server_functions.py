@@ -96,3 +96,25 @@ def test_migrating_drops_the_functions_of_texts_no_longer_current():
         )
     upgrade_to_head(get_engine())
     assert "ticketmania_fn_0000000000000000" not in functions_on_the_server()
+
+
+def test_migrating_an_up_to_date_database_writes_nothing():
+    """No function and no role default is written again: a no-op migration
+    holds the migration lock for reads only (four servers starting at once
+    took turns past the lock timeout while each rewrote them)."""
+    from ticketmania.db.migrate import upgrade_to_head
+
+    versions = text(
+        "SELECT (SELECT array_agg(xmin::text ORDER BY proname) FROM pg_proc "
+        "        WHERE proname LIKE 'ticketmania\\_fn\\_%'), "
+        "       (SELECT array_agg(s.xmin::text) FROM pg_db_role_setting AS s "
+        "        JOIN pg_database AS d ON d.oid = s.setdatabase "
+        "        WHERE d.datname = current_database())"
+    )
+    upgrade_to_head(get_engine())
+    with get_engine().connect() as connection:
+        before = connection.execute(versions).one()
+    upgrade_to_head(get_engine())
+    with get_engine().connect() as connection:
+        after = connection.execute(versions).one()
+    assert after == before

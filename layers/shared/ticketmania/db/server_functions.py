@@ -114,12 +114,27 @@ def _definition(connection: Connection, form: ServerForm) -> str:
 
 
 def write_server_functions(connection: Connection) -> list[str]:
-    """Make a function of every kept statement's current text; drop those of
-    texts no longer current. Returns the functions' names."""
+    """Make a function of every kept statement's current text, where the server
+    has none or one defined otherwise (the types it infers follow the schema);
+    drop those of texts no longer current. Returns the functions' names."""
     current = []
     for statement in kept_statements():
         form = server_form(statement)
-        connection.exec_driver_sql(_definition(connection, form))
+        definition = _definition(connection, form)
+        digest = hashlib.sha256(definition.encode()).hexdigest()
+        written = connection.execute(
+            text(
+                "SELECT obj_description(p.oid, 'pg_proc') FROM pg_proc AS p "
+                "JOIN pg_namespace AS n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = current_schema() AND p.proname = :name"
+            ),
+            {"name": form.function},
+        ).scalar()
+        if written != digest:
+            connection.exec_driver_sql(definition)
+            connection.exec_driver_sql(
+                f"COMMENT ON FUNCTION {form.function} IS '{digest}'"
+            )
         current.append(form.function)
     stale = connection.execute(
         text(

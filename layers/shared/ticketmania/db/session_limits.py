@@ -47,7 +47,20 @@ def write_role_defaults(connection: Connection, settings: Settings) -> None:
     """Make `role_defaults` the defaults of the connected role in this database
     (ALTER ROLE ... IN DATABASE: other databases and roles are untouched).
     Sessions opened from then on start with them; open ones keep what they had."""
+    written = dict(
+        item.split("=", 1)
+        for item in connection.execute(
+            text(
+                "SELECT unnest(setconfig) FROM pg_db_role_setting AS s "
+                "JOIN pg_database AS d ON d.oid = s.setdatabase "
+                "WHERE d.datname = current_database() "
+                "AND s.setrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)"
+            )
+        ).scalars()
+    )
     for name, value in role_defaults(settings).items():
+        if written.get(name) == value:
+            continue  # as it is: no write, no lock
         # ALTER ROLE takes no parameters: the name is one of ours, the value a
         # validated number or a constant, quoted by the server's own format().
         statement = connection.execute(

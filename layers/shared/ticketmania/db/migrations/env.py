@@ -3,6 +3,8 @@ or on DATABASE_URL when the alembic command line is used."""
 
 from __future__ import annotations
 
+import time
+
 from alembic import context
 from sqlalchemy import Connection, text
 
@@ -16,6 +18,19 @@ from ticketmania.db.session_limits import (
 MIGRATION_LOCK_ID = 727_100_001
 
 
+def take_migration_lock(connection: Connection) -> None:
+    """Wait for any other migration (another deploy's, another local server
+    starting) to commit. Tried every 100 ms rather than waited for in one
+    statement, which the lock and socket timeouts of a request would end."""
+    deadline = time.monotonic() + MIGRATION_LOCK_TIMEOUT_MS / 1000
+    while not connection.execute(
+        text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+    ).scalar_one():
+        if time.monotonic() > deadline:
+            raise TimeoutError("another migration held the migration lock too long")
+        time.sleep(0.1)
+
+
 def run_on(connection: Connection) -> None:
     # Where long statements are allowed (MigrateFunction), a migration may build
     # an index over a large table, and waits a while for the locks it needs
@@ -27,9 +42,7 @@ def run_on(connection: Connection) -> None:
             statement_timeout_ms=long_ms,
             lock_timeout_ms=MIGRATION_LOCK_TIMEOUT_MS,
         )
-    connection.execute(
-        text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID}
-    )
+    take_migration_lock(connection)
     context.configure(connection=connection, target_metadata=Base.metadata)
     context.run_migrations()
 
