@@ -161,6 +161,13 @@ def insert_event_directly(
         ),
         {"id": event_id, "n": total},
     )
+    connection.execute(
+        text(
+            "INSERT INTO ticket_types (event_id, name, price_minor, is_default) "
+            "VALUES (:id, 'Admission', 0, true)"
+        ),
+        {"id": event_id},
+    )
     return int(event_id)
 
 

@@ -34,7 +34,27 @@ _BOOKING_COLUMNS = (
     "created_at",
     "cancelled_at",
     "expires_at",
+    "ticket_type_id",
+    "unit_price_minor",
+    "total_minor",
+    "currency",
 )
+
+# The ticket type sold: one on sale, of at most this many a order, that no
+# quota but the event's counts (an order touching quotas takes the general
+# statement, db/orders.py). `:ticket_type_id` NULL: the event's default type.
+_KIND = """
+kind AS (
+  SELECT t.id, t.price_minor
+  FROM ticket_types AS t
+  WHERE t.event_id = :event_id AND t.deleted_at IS NULL
+    AND CASE WHEN CAST(:ticket_type_id AS bigint) IS NULL THEN t.is_default
+             ELSE t.id = CAST(:ticket_type_id AS bigint) END
+    AND (t.sale_starts_at IS NULL OR t.sale_starts_at <= :now)
+    AND (t.sale_ends_at IS NULL OR t.sale_ends_at > :now)
+    AND (t.max_per_order IS NULL OR t.max_per_order >= :seats)
+    AND NOT EXISTS (SELECT 1 FROM quota_ticket_types AS q WHERE q.ticket_type_id = t.id)
+),"""
 
 # The fast pick: one shard that holds all the seats asked for, tried in random
 # order, skipping shards another booking holds. Never waits, so it can miss
@@ -44,7 +64,7 @@ _PICK_ONE_SHARD = """
 pick AS (
   SELECT s.shard, s.available, CAST(:seats AS int) AS seats
   FROM seat_shards AS s
-  WHERE s.event_id = :event_id AND s.available >= :seats
+  WHERE s.event_id = :event_id AND s.available >= :seats AND EXISTS (SELECT 1 FROM kind)
   ORDER BY random()
   LIMIT 1
   FOR UPDATE OF s SKIP LOCKED
@@ -61,7 +81,7 @@ _PICK_SHARDS_IN_ORDER = """
 locked AS (
   SELECT s.shard, s.available
   FROM seat_shards AS s
-  WHERE s.event_id = :event_id AND s.available > 0
+  WHERE s.event_id = :event_id AND s.available > 0 AND EXISTS (SELECT 1 FROM kind)
   ORDER BY s.shard
   FOR UPDATE OF s
 ), pick AS (
@@ -88,7 +108,8 @@ locked AS (
 _BOOK_AFTER_PICK = """
 , prior AS (
   SELECT k.request_hash, b.id, b.user_id, b.event_id, b.seats_booked, b.status,
-         b.created_at, b.cancelled_at, b.expires_at
+         b.created_at, b.cancelled_at, b.expires_at, b.ticket_type_id,
+         b.unit_price_minor, b.total_minor, b.currency
   FROM idempotency_keys AS k JOIN bookings AS b ON b.id = k.booking_id
   WHERE k.user_id = :user_id AND k.key = CAST(:key AS varchar)
 ), line AS (
@@ -96,7 +117,7 @@ _BOOK_AFTER_PICK = """
   SELECT 1 FROM waitlist_entries
   WHERE event_id = :event_id AND status = 'waiting' LIMIT 1
 ), event_now AS (
-  SELECT e.id FROM events AS e
+  SELECT e.id, e.currency FROM events AS e
   WHERE e.id = :event_id AND e.cancelled_at IS NULL AND e.event_date > :now
     AND EXISTS (SELECT 1 FROM pick)
     AND EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version)
@@ -119,16 +140,19 @@ _BOOK_AFTER_PICK = """
     AND EXISTS (SELECT 1 FROM allowance)
   RETURNING s.shard
 ), booking AS (
-  INSERT INTO bookings (user_id, event_id, seats_booked, status, expires_at)
+  INSERT INTO bookings (user_id, event_id, seats_booked, status, expires_at,
+                        ticket_type_id, unit_price_minor, total_minor, currency)
   SELECT :user_id, :event_id, :seats,
          CASE WHEN CAST(:hold AS boolean) THEN 'held' ELSE 'confirmed' END,
          CASE WHEN CAST(:hold AS boolean)
               THEN CAST(:now AS timestamptz)
                    + make_interval(secs => CAST(:hold_seconds AS double precision))
-         END
+         END,
+         kind.id, kind.price_minor, kind.price_minor * :seats, event_now.currency
+  FROM kind, event_now
   WHERE EXISTS (SELECT 1 FROM taken)
   RETURNING id, user_id, event_id, seats_booked, status, created_at, cancelled_at,
-            expires_at
+            expires_at, ticket_type_id, unit_price_minor, total_minor, currency
 ), key AS (
   INSERT INTO idempotency_keys (user_id, key, request_hash, booking_id)
   SELECT user_id, CAST(:key AS varchar), CAST(:request_hash AS varchar), id
@@ -141,8 +165,11 @@ _BOOK_AFTER_PICK = """
 )
 SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
        booking.status, booking.created_at, booking.cancelled_at, booking.expires_at,
+       booking.ticket_type_id, booking.unit_price_minor, booking.total_minor,
+       booking.currency,
        prior.request_hash, prior.id, prior.user_id, prior.event_id, prior.seats_booked,
        prior.status, prior.created_at, prior.cancelled_at, prior.expires_at,
+       prior.ticket_type_id, prior.unit_price_minor, prior.total_minor, prior.currency,
        EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version),
        event.id IS NOT NULL,
        coalesce(event.is_open, false),
@@ -155,7 +182,8 @@ SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
        EXISTS (SELECT 1 FROM bookings WHERE event_id = :event_id AND status = 'held'
                AND expires_at <= :now),
        (SELECT min(expires_at) FROM bookings WHERE event_id = :event_id
-        AND status = 'held' AND expires_at > :now)
+        AND status = 'held' AND expires_at > :now),
+       EXISTS (SELECT 1 FROM kind)
 FROM (SELECT 1) AS one
 LEFT JOIN booking ON true
 LEFT JOIN prior ON true
@@ -165,8 +193,8 @@ LEFT JOIN (
 ) AS event ON true
 """
 
-BOOK_FROM_ONE_SHARD = "WITH " + _PICK_ONE_SHARD + _BOOK_AFTER_PICK
-BOOK_FROM_SHARDS_IN_ORDER = "WITH " + _PICK_SHARDS_IN_ORDER + _BOOK_AFTER_PICK
+BOOK_FROM_ONE_SHARD = "WITH " + _KIND + _PICK_ONE_SHARD + _BOOK_AFTER_PICK
+BOOK_FROM_SHARDS_IN_ORDER = "WITH " + _KIND + _PICK_SHARDS_IN_ORDER + _BOOK_AFTER_PICK
 
 
 @dataclass(frozen=True)
@@ -197,6 +225,10 @@ class BookingAttempt:
     next_hold_end: datetime | None = None
     # The key was taken meanwhile by a concurrent request: nothing was written.
     is_key_taken: bool = False
+    # The type is one this statement sells (on sale, in no quota but the
+    # event's, within its max_per_order); if not, the general order statement
+    # (db/orders.py) takes it, or says why not.
+    is_plain_type: bool = True
 
     def may_wait(self, seats: int) -> bool:
         """The fast pick found no free shard, though the seats may be there,
@@ -208,6 +240,7 @@ class BookingAttempt:
             and self.is_event_found
             and self.is_event_open
             and not self.is_waitlisted
+            and self.is_plain_type
             and self.seats_left >= seats
         )
 
@@ -231,6 +264,7 @@ def book(
     request_hash: str | None,
     now: datetime,
     hold_seconds: int | None = None,
+    ticket_type_id: int | None = None,
 ) -> BookingAttempt:
     """Book seats in one statement that is its own transaction: take them from
     the shards (one shard, skipping busy ones; or, with `wait`, as many shards as
@@ -254,6 +288,7 @@ def book(
         "now": now,
         "hold": hold_seconds is not None,
         "hold_seconds": hold_seconds or 0,
+        "ticket_type_id": ticket_type_id,
     }
     statement = BOOK_FROM_SHARDS_IN_ORDER if wait else BOOK_FROM_ONE_SHARD
     try:
@@ -276,22 +311,32 @@ def book(
             user_seats=0,
             is_key_taken=True,
         )
+    return attempt_from(row)
+
+
+def attempt_from(row: Any) -> BookingAttempt:
+    """The booking statement's answer row, read (the order statements,
+    db/orders.py, answer in the same shape)."""
+    width = len(_BOOKING_COLUMNS)
+    flags = row[2 * width + 1 :]
     return BookingAttempt(
-        booking=_booking_from(row[0:8]),
-        prior_request_hash=row[8],
-        prior=_booking_from(row[9:17]),
-        is_token_current=bool(row[17]),
-        is_event_found=bool(row[18]),
-        is_event_open=bool(row[19]),
-        has_seats=bool(row[20]),
-        is_event_open_now=bool(row[21]),
-        is_within_cap=bool(row[22]),
-        seats_left=int(row[23]),
-        user_seats=int(row[24] or 0),
-        is_waitlisted=bool(row[25]),
-        has_ended_holds=bool(row[26]),
-        next_hold_end=row[27],
+        booking=_booking_from(row[0:width]),
+        prior_request_hash=row[width],
+        prior=_booking_from(row[width + 1 : 2 * width + 1]),
+        is_token_current=bool(flags[0]),
+        is_event_found=bool(flags[1]),
+        is_event_open=bool(flags[2]),
+        has_seats=bool(flags[3]),
+        is_event_open_now=bool(flags[4]),
+        is_within_cap=bool(flags[5]),
+        seats_left=int(flags[6]),
+        user_seats=int(flags[7] or 0),
+        is_waitlisted=bool(flags[8]),
+        has_ended_holds=bool(flags[9]),
+        next_hold_end=flags[10],
+        is_plain_type=bool(flags[11]),
     )
+
 
 
 @dataclass(frozen=True)

@@ -121,9 +121,14 @@ SEATS_PER_SHARD = 10
 _INSERT_EVENT = text(
     """
     WITH event AS (
-      INSERT INTO events (title, description, location, event_date, total_seats, shard_count)
-      VALUES (:title, :description, :location, :event_date, :total_seats, :shard_count)
+      INSERT INTO events (title, description, location, event_date, total_seats,
+                          shard_count, currency)
+      VALUES (:title, :description, :location, :event_date, :total_seats,
+              :shard_count, :currency)
       RETURNING id, total_seats, shard_count
+    ), default_type AS (
+      INSERT INTO ticket_types (event_id, name, price_minor, is_default)
+      SELECT id, 'Admission', 0, true FROM event
     ), shards AS (
       INSERT INTO seat_shards (event_id, shard, available)
       SELECT event.id, s.shard,
@@ -137,11 +142,13 @@ _INSERT_EVENT = text(
 
 
 def insert_event(session: Session, **fields: Any) -> Event:
-    """The event and its seat shards, all seats unsold: one statement."""
+    """The event, its default ticket type and its seat shards, all seats
+    unsold: one statement."""
     event_id = session.scalar(
         _INSERT_EVENT,
         {
             "description": None,
+            "currency": "EUR",
             **fields,
             "shard_count": shard_count_for(fields["total_seats"]),
         },
@@ -235,6 +242,12 @@ _CANCEL_WITH_BOOKINGS = text(
       UPDATE seat_shards AS s
       SET available = e.total_seats / e.shard_count + (s.shard < mod(e.total_seats, e.shard_count))::int
       FROM events AS e WHERE e.id = s.event_id AND s.event_id = :event_id
+    ), quotas_restored AS (
+      -- A closed quota stays closed: it never sells again.
+      UPDATE quota_shards AS s
+      SET available = CASE WHEN s.closed THEN 0
+                      ELSE q.size / q.shard_count + (s.shard < mod(q.size, q.shard_count))::int END
+      FROM quotas AS q WHERE q.id = s.quota_id AND q.event_id = :event_id
     ), allowances AS (
       UPDATE user_event_seats SET seats = 0 WHERE event_id = :event_id
     ), message AS (

@@ -122,9 +122,69 @@ class Event(Base):
         )
         .scalar_subquery()
     )
+    # ISO 4217: every price and order total of the event is in it.
+    currency: Mapped[str] = mapped_column(
+        String(3), nullable=False, server_default="EUR"
+    )
     # Set when an admin cancels (DELETE): the row stays, hidden from reads.
     cancelled_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
+    )
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _created_at()
+
+
+class TicketType(Base):
+    """A kind of ticket of one event, with its price. Every event has a default
+    one (`is_default`, price 0 until an admin sets one): what `POST /bookings`
+    sells. Deleted only while nothing was sold of it (`deleted_at`)."""
+
+    __tablename__ = "ticket_types"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="RESTRICT"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    price_minor: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sale_starts_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    sale_ends_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    max_per_order: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    position: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    is_default: Mapped[bool] = mapped_column(nullable=False, server_default="false")
+    deleted_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _created_at()
+
+    def is_on_sale(self, now: datetime) -> bool:
+        return (
+            self.deleted_at is None
+            and (self.sale_starts_at is None or self.sale_starts_at <= now)
+            and (self.sale_ends_at is None or self.sale_ends_at > now)
+        )
+
+
+class Quota(Base):
+    """Seats counted across ticket types (quota_ticket_types), kept unsold in
+    quota_shards as an event's are in seat_shards."""
+
+    __tablename__ = "quotas"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("events.id", ondelete="RESTRICT"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    shard_count: Mapped[int] = mapped_column(SmallInteger, nullable=False)
+    close_when_sold_out: Mapped[bool] = mapped_column(
+        nullable=False, server_default="false"
     )
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _created_at()
@@ -184,6 +244,17 @@ class Booking(Base):
     expires_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
+    # An order's money: its currency, and the sum of its lines at their prices
+    # when it was made.
+    currency: Mapped[str] = mapped_column(
+        String(3), nullable=False, server_default="EUR"
+    )
+    total_minor: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default="0"
+    )
+    # A one-line order's line (an order of several has them in booking_lines).
+    ticket_type_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    unit_price_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class WaitlistEntry(Base):
@@ -235,6 +306,10 @@ class WaitlistEntry(Base):
     )
     booking_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("bookings.id", ondelete="RESTRICT"), nullable=True
+    )
+    # The type the offer is to be of (None: the event's default type).
+    ticket_type_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("ticket_types.id", ondelete="RESTRICT"), nullable=True
     )
     offer_expires_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
