@@ -42,6 +42,8 @@ def booking_statement_script(statement: str) -> str:
         "hold_seconds": "0",
         "hold": "false",
         "topic": f"'{outbox.BOOKING_CONFIRMED}'",
+        # The event's default ticket type, as POST /bookings sells.
+        "ticket_type_id": "NULL",
     }
     body = statement
     for name, value in fixed.items():

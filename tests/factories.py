@@ -197,3 +197,53 @@ def seat_books(event_id: int) -> SeatBooks:
     return SeatBooks(
         total=row[0], available=int(row[1]), is_cancelled=row[2], confirmed=int(row[3])
     )
+
+
+def create_ticket_type(
+    client: TestClient, admin_token: str, event_id: int, **fields: Any
+) -> dict[str, Any]:
+    body = {"name": "Standard", "price_minor": 2500, **fields}
+    response = client.post(
+        f"/events/{event_id}/ticket-types", json=body, headers=auth_header(admin_token)
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def create_quota(
+    client: TestClient,
+    admin_token: str,
+    event_id: int,
+    *,
+    size: int,
+    ticket_type_ids: list[int],
+    **fields: Any,
+) -> dict[str, Any]:
+    body = {"name": "Quota", "size": size, "ticket_type_ids": ticket_type_ids, **fields}
+    response = client.post(
+        f"/events/{event_id}/quotas", json=body, headers=auth_header(admin_token)
+    )
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def order(
+    client: TestClient,
+    token: str,
+    event_id: int,
+    lines: list[tuple[int, int]],
+    *,
+    hold: bool = False,
+    key: str | None = None,
+) -> Any:
+    """POST /orders of (ticket_type_id, quantity) lines."""
+    headers = auth_header(token)
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    body: dict[str, Any] = {
+        "event_id": event_id,
+        "lines": [{"ticket_type_id": t, "quantity": q} for t, q in lines],
+    }
+    if hold:
+        body["hold"] = True
+    return client.post("/orders", json=body, headers=headers)

@@ -38,6 +38,7 @@ def test_admin_creates_an_event(client, admin):
         "event_date",
         "total_seats",
         "available_seats",
+        "currency",
         "created_at",
         "updated_at",
     }

@@ -24,15 +24,18 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ticketmania import seat_release, sold_out
+from ticketmania import seat_release, sold_out, ticket_types
 from ticketmania.admission import admit_booking
 from ticketmania.booking_access import visible_booking
 from ticketmania.cache import Cache
 from ticketmania.db import bookings as booking_table
 from ticketmania.db import events as event_table
+from ticketmania.db import orders as order_table
+from ticketmania.db import ticket_types as ticket_type_table
 from ticketmania.db.models import Booking, User
 from ticketmania.errors import (
     AlreadyCancelled,
@@ -42,6 +45,7 @@ from ticketmania.errors import (
     InvalidToken,
     LimitExceeded,
     NotFound,
+    NotOnSale,
     SoldOut,
 )
 from ticketmania.observability import count, logger
@@ -92,14 +96,68 @@ def book_seats(
     offer_seconds: int,
     now: datetime,
 ) -> BookingOutcome:
-    """Book (or, with `hold`, hold for `hold_seconds`) seats for the token's
-    user, or answer a retry with the original."""
+    """Book (or, with `hold`, hold for `hold_seconds`) seats of the event's
+    default ticket type for the token's user, or answer a retry with the
+    original: a one-line order (`place_order`)."""
+    return place_order(
+        session,
+        cache,
+        claims=claims,
+        event_id=event_id,
+        lines=[order_table.OrderLine(ticket_type_id=DEFAULT_TYPE, quantity=seats)],
+        digest=request_hash(event_id=event_id, seats_booked=seats, hold=hold),
+        idempotency_key=idempotency_key,
+        max_seats_per_user=max_seats_per_user,
+        booking_rate=booking_rate,
+        hold_seconds=hold_seconds if hold else None,
+        offer_seconds=offer_seconds,
+        now=now,
+    )
+
+
+# A line's ticket_type_id meaning "the event's default type" (POST /bookings).
+DEFAULT_TYPE = 0
+
+
+def order_request_hash(
+    *, event_id: int, lines: list[order_table.OrderLine], hold: bool
+) -> str:
+    body = {
+        "event_id": event_id,
+        "lines": [[line.ticket_type_id, line.quantity] for line in lines],
+        "hold": hold,
+    }
+    canonical = json.dumps(body, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def place_order(
+    session: Session,
+    cache: Cache,
+    *,
+    claims: TokenClaims,
+    event_id: int,
+    lines: list[order_table.OrderLine],
+    digest: str,
+    idempotency_key: str | None,
+    max_seats_per_user: int,
+    booking_rate: RateLimit,
+    hold_seconds: int | None,
+    offer_seconds: int,
+    now: datetime,
+) -> BookingOutcome:
+    """Order the lines (all of them or none) for the token's user, or answer a
+    retry under the same Idempotency-Key with the original.
+
+    A one-line order of a type no quota but the event's counts is the booking
+    statement (db/bookings.py); anything else, or when that statement says
+    the type is not one it sells, the order statement (db/orders.py)."""
     logger.append_keys(event_id=event_id)
+    seats = sum(line.quantity for line in lines)
     # First: a revoked token or a user past their rate goes no further.
     admission = admit_booking(
         session, cache, claims=claims, event_id=event_id, limit=booking_rate
     )
-    digest = request_hash(event_id=event_id, seats_booked=seats, hold=hold)
 
     def outcome(booking: Booking, *, is_new: bool) -> BookingOutcome:
         return BookingOutcome(
@@ -115,24 +173,46 @@ def book_seats(
             )
         raise _sold_out(0)
 
+    common: dict[str, Any] = {
+        "user_id": claims.user_id,
+        "token_version": claims.token_version,
+        "event_id": event_id,
+        "max_seats_per_user": max_seats_per_user,
+        "idempotency_key": idempotency_key,
+        "request_hash": digest if idempotency_key else None,
+        "now": now,
+        "hold_seconds": hold_seconds,
+    }
+    # The booking statement first for one line; the order statement for more,
+    # or once the booking statement said the type is not one it sells.
+    is_one_plain_line = len(lines) == 1
+    general = [line for line in lines if line.ticket_type_id != DEFAULT_TYPE]
+    short_line: int | None = None
+
     def attempt(*, wait: bool) -> booking_table.BookingAttempt:
-        return booking_table.book(
-            session,
-            wait=wait,
-            user_id=claims.user_id,
-            token_version=claims.token_version,
-            event_id=event_id,
-            seats=seats,
-            max_seats_per_user=max_seats_per_user,
-            idempotency_key=idempotency_key,
-            request_hash=digest if idempotency_key else None,
-            now=now,
-            hold_seconds=hold_seconds if hold else None,
-        )
+        nonlocal is_one_plain_line, general, short_line
+        if is_one_plain_line:
+            chosen = lines[0].ticket_type_id
+            tried = booking_table.book(
+                session,
+                wait=wait,
+                seats=seats,
+                ticket_type_id=None if chosen == DEFAULT_TYPE else chosen,
+                **common,
+            )
+            if not _is_for_the_order_statement(tried):
+                return tried
+            is_one_plain_line = False
+            if not general:  # the default type, counted by a quota (or gone)
+                general = [_default_line(session, event_id, seats)]
+                session.rollback()  # the order runs alone, on a connection of its own
+        placed = order_table.place(session, wait=wait, lines=general, **common)
+        short_line = placed.short_line
+        return placed.booking
 
     def attempt_both() -> booking_table.BookingAttempt:
         result = attempt(wait=False)
-        if result.may_wait(seats):
+        if result.may_wait(seats) and short_line is None:
             result = attempt(wait=True)
         return result
 
@@ -167,6 +247,9 @@ def book_seats(
         raise NotFound("Event not found")
     if not result.is_event_open:
         raise EventClosed("The event is cancelled or has already started")
+    if not result.is_plain_type:
+        # A line's type is not on sale now (or gone): say which.
+        ticket_types.refuse_unsellable(session, event_id, general or lines, now=now)
     if result.is_waitlisted:
         # While anyone waits, the free seats are the line's (offered in order).
         _mark_if_none_left(cache, event_id, result, admission.marker.generation, now)
@@ -179,8 +262,33 @@ def book_seats(
         raise LimitExceeded(
             f"At most {max_seats_per_user} seats per user on this event; you can book {left} more"
         )
+    if short_line is not None and result.seats_left >= seats:
+        count("SoldOutRejections")
+        short = (general or lines)[short_line - 1]
+        raise ticket_types.sold_out_of(session, short.ticket_type_id)
     _mark_if_none_left(cache, event_id, result, admission.marker.generation, now)
     raise _sold_out(result.seats_left)
+
+
+def _is_for_the_order_statement(result: booking_table.BookingAttempt) -> bool:
+    """The booking statement booked nothing because the type is not one it
+    sells, and nothing else (a retry, a revoked token) decides the answer."""
+    return (
+        not result.is_plain_type
+        and result.booking is None
+        and result.prior is None
+        and result.is_token_current
+        and not result.is_key_taken
+    )
+
+
+def _default_line(session: Session, event_id: int, seats: int) -> order_table.OrderLine:
+    default = ticket_type_table.default_of(session, event_id)
+    if default is None:
+        if event_table.get_event(session, event_id) is None:
+            raise NotFound("Event not found")
+        raise NotOnSale("The event sells only its ticket types: POST /orders")
+    return order_table.OrderLine(ticket_type_id=default.id, quantity=seats)
 
 
 def _has_ended_holds_to_take(result: booking_table.BookingAttempt, seats: int) -> bool:

@@ -112,3 +112,82 @@ class WaitlistEntryOut(BaseModel):
     booking_id: int | None = Field(description="The offer's hold, once offered")
     offer_expires_at: datetime | None
     created_at: datetime
+
+
+MAX_ORDER_LINES = 20
+
+
+class OrderLineIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    ticket_type_id: Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
+    quantity: Annotated[int, Field(ge=1, strict=True)]
+
+
+def _distinct_types_within_limit(lines: list[OrderLineIn]) -> list[OrderLineIn]:
+    if len({line.ticket_type_id for line in lines}) != len(lines):
+        raise ValueError("Each ticket type may appear in one line only")
+    _within_booking_limit(sum(line.quantity for line in lines))
+    return lines
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": 1,
+                    "lines": [
+                        {"ticket_type_id": 3, "quantity": 2},
+                        {"ticket_type_id": 4, "quantity": 1},
+                    ],
+                },
+                {
+                    "event_id": 1,
+                    "lines": [{"ticket_type_id": 3, "quantity": 1}],
+                    "hold": True,
+                },
+            ]
+        },
+    )
+
+    event_id: Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
+    lines: Annotated[
+        list[OrderLineIn],
+        Field(
+            min_length=1,
+            max_length=MAX_ORDER_LINES,
+            description="One line per ticket type; the quantities together at most "
+            "MAX_SEATS_PER_BOOKING (default 10)",
+        ),
+        AfterValidator(_distinct_types_within_limit),
+    ]
+    hold: Annotated[
+        bool,
+        Field(
+            strict=True,
+            description="Hold the seats for HOLD_SECONDS (default 900) instead of "
+            "buying them: confirm with POST /orders/{id}/confirm",
+        ),
+    ] = False
+
+
+class OrderLineOut(BaseModel):
+    ticket_type_id: int
+    quantity: int
+    unit_price_minor: int
+
+
+class OrderOut(BaseModel):
+    id: int
+    user_id: int
+    event_id: int
+    status: Literal["confirmed", "cancelled", "held", "expired"]
+    currency: str
+    total_minor: int = Field(
+        description="The sum of quantity x unit price, at creation"
+    )
+    created_at: datetime
+    expires_at: datetime | None = Field(description="When a hold ends; null otherwise")
+    lines: list[OrderLineOut]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from events.routes import router
+from events import routes, ticket_type_routes
 from ticketmania.web.function import build_function
 
-function = build_function(title="TicketMania events", routers=[router])
+function = build_function(
+    title="TicketMania events", routers=[routes.router, ticket_type_routes.router]
+)
 app = function.app
 handler = function.handler

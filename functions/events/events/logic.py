@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 from ticketmania import seat_release, sold_out
 from ticketmania.cache import Cache, bump_version
 from ticketmania.db import events as event_table
+from ticketmania.db import ticket_types as ticket_type_table
 from ticketmania.db.models import Event
-from ticketmania.errors import NotFound, SeatsBelowBooked
+from ticketmania.errors import CurrencyLocked, NotFound, SeatsBelowBooked
 from ticketmania.listings import LISTING_NAMESPACE
 from ticketmania.observability import logger
 
@@ -53,6 +54,10 @@ def update_event(
     event = event_table.lock_active_event(session, event_id)
     if event is None:
         raise NotFound("Event not found")
+    if changes.get(
+        "currency", event.currency
+    ) != event.currency and ticket_type_table.is_event_sold(session, event_id):
+        raise CurrencyLocked()
     if is_resize:
         if not unsold:
             raise NotFound("Event not found")

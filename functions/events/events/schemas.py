@@ -42,6 +42,11 @@ Location = Annotated[
 ]
 Description = Annotated[str, StringConstraints(max_length=5000)]
 Seats = Annotated[int, Field(ge=1, le=MAX_TOTAL_SEATS, strict=True)]
+Currency = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    Field(description="ISO 4217 code, upper case", examples=["EUR"]),
+]
 
 _EXAMPLE: dict[str, Any] = {
     "title": "Flash Sale Live",
@@ -64,6 +69,7 @@ class EventCreate(BaseModel):
     location: Location
     event_date: FutureDatetime
     total_seats: Seats
+    currency: Currency = "EUR"
 
 
 class EventUpdate(BaseModel):
@@ -79,10 +85,11 @@ class EventUpdate(BaseModel):
     location: Location | None = None
     event_date: FutureDatetime | None = None
     total_seats: Seats | None = None
+    currency: Currency | None = None
 
     @model_validator(mode="after")
     def _required_fields_are_not_null(self) -> EventUpdate:
-        for name in ("title", "location", "event_date", "total_seats"):
+        for name in ("title", "location", "event_date", "total_seats", "currency"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self

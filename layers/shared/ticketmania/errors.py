@@ -23,7 +23,11 @@ AppError (status, code)
 │   ├── NotConfirmed          409 not_confirmed
 │   ├── AlreadyCheckedIn      409 already_checked_in (+ checked_in_at)
 │   ├── BookingCancelled      409 booking_cancelled
-│   └── WrongEvent            409 wrong_event
+│   ├── WrongEvent            409 wrong_event
+│   ├── NotOnSale             409 not_on_sale (+ ticket_type_id)
+│   ├── TicketTypeInUse       409 ticket_type_in_use
+│   ├── QuotaBelowUsed        409 quota_below_used
+│   └── CurrencyLocked        409 currency_locked
 ├── InvalidValue          422 validation_error (a value the database cannot store)
 ├── InvalidTicket         422 invalid_ticket
 ├── RateLimited           429 rate_limited (Retry-After)
@@ -193,6 +197,31 @@ class BookingCancelled(Conflict):
 
 class WrongEvent(Conflict):
     code, default_detail = "wrong_event", "This ticket is for another event"
+
+
+class NotOnSale(Conflict):
+    code, default_detail = "not_on_sale", "This ticket type is not on sale now"
+
+
+class TicketTypeInUse(Conflict):
+    code, default_detail = (
+        "ticket_type_in_use",
+        "Tickets of this type were sold: it cannot be deleted",
+    )
+
+
+class QuotaBelowUsed(Conflict):
+    code, default_detail = (
+        "quota_below_used",
+        "A quota cannot be smaller than the seats its orders hold",
+    )
+
+
+class CurrencyLocked(Conflict):
+    code, default_detail = (
+        "currency_locked",
+        "The event's currency cannot change once anything is sold",
+    )
 
 
 class InvalidTicket(AppError):

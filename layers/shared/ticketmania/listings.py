@@ -82,6 +82,7 @@ class EventOut(BaseModel):
     event_date: datetime
     total_seats: int
     available_seats: int
+    currency: str
     created_at: datetime
     updated_at: datetime
 

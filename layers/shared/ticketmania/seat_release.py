@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from ticketmania.db import events as event_table
-from ticketmania.db import holds, waitlist
+from ticketmania.db import holds, quotas, waitlist
 from ticketmania.db.models import Event, WaitlistEntry
 from ticketmania.observability import count
 
@@ -46,6 +46,7 @@ def give_back_ended(
     ended = holds.settle_ended(session, event_id, now=now)
     if not ended:
         return unsold
+    quotas.give_back(session, [hold.booking_id for hold in ended])
     waitlist.end_offers(session, [hold.booking_id for hold in ended], status="expired")
     unsold = list(unsold)
     for hold in ended:
@@ -151,6 +152,8 @@ def leave_line(
     returned = 0
     if entry.status == "offered" and entry.booking_id is not None:
         returned = holds.release(session, entry.booking_id, now=now)
+        if returned:
+            quotas.give_back(session, [entry.booking_id])
         unsold[entry.booking_id % len(unsold)] += returned
     waitlist.mark_left(session, entry)
     unsold, offers = offer_in_order(

@@ -297,21 +297,27 @@ def book(
         # A unique violation on the key: another request under it committed first.
         if (sqlstate_of(exc), constraint_of(exc)) != ("23505", "pk_idempotency_keys"):
             raise
-        return BookingAttempt(
-            booking=None,
-            prior=None,
-            prior_request_hash=None,
-            is_token_current=True,
-            is_event_found=True,
-            is_event_open=True,
-            has_seats=False,
-            is_event_open_now=True,
-            is_within_cap=True,
-            seats_left=0,
-            user_seats=0,
-            is_key_taken=True,
-        )
+        return key_taken()
     return attempt_from(row)
+
+
+def key_taken() -> BookingAttempt:
+    """The answer when another request under the same key committed first:
+    nothing was written."""
+    return BookingAttempt(
+        booking=None,
+        prior=None,
+        prior_request_hash=None,
+        is_token_current=True,
+        is_event_found=True,
+        is_event_open=True,
+        has_seats=False,
+        is_event_open_now=True,
+        is_within_cap=True,
+        seats_left=0,
+        user_seats=0,
+        is_key_taken=True,
+    )
 
 
 def attempt_from(row: Any) -> BookingAttempt:
@@ -336,7 +342,6 @@ def attempt_from(row: Any) -> BookingAttempt:
         next_hold_end=flags[10],
         is_plain_type=bool(flags[11]),
     )
-
 
 
 @dataclass(frozen=True)
@@ -398,6 +403,17 @@ CANCEL_BOOKING = """
       SELECT s.event_id, s.shard, s.available FROM seat_shards AS s JOIN target AS t
         ON s.event_id = t.event_id AND s.shard = mod(t.id, t.shard_count)
       FOR UPDATE OF s
+    ), takes AS (
+      -- What the order took from quotas, their shards locked after the
+      -- event's, in quota order (db/orders.py): given back, unless closed.
+      SELECT s.quota_id, s.shard, s.available, s.closed, k.seats
+      FROM booking_quota_takes AS k
+      JOIN quotas AS q ON q.id = k.quota_id
+      JOIN quota_shards AS s ON s.quota_id = k.quota_id
+        AND s.shard = mod(k.booking_id, q.shard_count)
+      WHERE k.booking_id = :booking_id AND EXISTS (SELECT 1 FROM shard)
+      ORDER BY s.quota_id
+      FOR UPDATE OF s
     ), cancelled AS (
       UPDATE bookings AS b SET status = 'cancelled', cancelled_at = :now
       FROM events AS e
@@ -405,6 +421,7 @@ CANCEL_BOOKING = """
         AND (b.status = 'confirmed' OR (b.status = 'held' AND b.expires_at > :now))
         AND e.id = b.event_id AND e.event_date > :now
         AND EXISTS (SELECT 1 FROM shard)
+        AND (SELECT count(*) FROM takes) >= 0
       -- A hold keeps its expires_at until it is confirmed: this was one.
       RETURNING b.id, b.user_id, b.event_id, b.seats_booked,
                 b.expires_at IS NOT NULL AS was_held
@@ -413,6 +430,11 @@ CANCEL_BOOKING = """
       UPDATE seat_shards AS s SET available = shard.available + cancelled.seats_booked
       FROM cancelled, shard
       WHERE s.event_id = shard.event_id AND s.shard = shard.shard
+    ), quota_returned AS (
+      UPDATE quota_shards AS s
+      SET available = takes.available + CASE WHEN takes.closed THEN 0 ELSE takes.seats END
+      FROM cancelled, takes
+      WHERE s.quota_id = takes.quota_id AND s.shard = takes.shard
     ), allowance AS (
       UPDATE user_event_seats AS u SET seats = u.seats - cancelled.seats_booked
       FROM cancelled

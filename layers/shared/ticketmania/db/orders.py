@@ -1,0 +1,324 @@
+"""Data access for orders: a bookings row (db/bookings.py) with its lines and
+what it took from each quota.
+
+An order of types that quotas count is ONE statement, like a booking: it
+takes the order's seats from the event's shards and from a shard of every
+quota its lines touch, or from none. The fast statement takes one shard of
+each, skipping busy ones (it never waits, so it cannot deadlock); the waiting
+one locks every shard of the event, in shard order, then every shard of the
+quotas it needs, in (quota, shard) order: one global order, so two orders
+touching the same quotas in opposite line order queue instead of deadlocking.
+Every other statement that locks quota shards holds the event's shards first
+(a cancellation one of them, a settlement all) or locks one quota's shards
+in order (a resize).
+
+What each order took from each quota is written down (booking_quota_takes),
+so seats go back to exactly those quotas, once, whatever the quotas' types
+are by then. A quota that closes when sold out has one shard; the order that
+empties it marks it closed, and it takes no seat back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from ticketmania.db import outbox
+from ticketmania.db.bookings import BookingAttempt, attempt_from, key_taken
+from ticketmania.db.failures import constraint_of, sqlstate_of
+from ticketmania.db.statements import run_alone
+
+# The lines asked for, each read with its type as this snapshot has it: a
+# line of a type not on sale (or gone, or over its max_per_order) leaves the
+# order without seats. `needs`: what the lines take from each quota.
+_LINES = """
+asked AS (
+  SELECT a.ticket_type_id, a.quantity, a.line
+  FROM unnest(CAST(:type_ids AS bigint[]), CAST(:quantities AS int[]))
+       WITH ORDINALITY AS a(ticket_type_id, quantity, line)
+), lines AS (
+  SELECT t.id AS ticket_type_id, asked.quantity, t.price_minor, asked.line
+  FROM asked JOIN ticket_types AS t ON t.id = asked.ticket_type_id
+  WHERE t.event_id = :event_id AND t.deleted_at IS NULL
+    AND (t.sale_starts_at IS NULL OR t.sale_starts_at <= :now)
+    AND (t.sale_ends_at IS NULL OR t.sale_ends_at > :now)
+    AND (t.max_per_order IS NULL OR asked.quantity <= t.max_per_order)
+), sellable AS (
+  SELECT count(*) = cardinality(CAST(:type_ids AS bigint[])) AS ok FROM lines
+), needs AS (
+  SELECT q.quota_id, CAST(sum(lines.quantity) AS int) AS seats, min(lines.line) AS line
+  FROM lines JOIN quota_ticket_types AS q ON q.ticket_type_id = lines.ticket_type_id
+  GROUP BY q.quota_id
+),"""
+
+# The fast pick: one event shard and one shard of each quota that hold all the
+# seats asked of them, tried in random order, skipping locked ones.
+_PICK_ONE_SHARD_EACH = """
+event_pick AS (
+  SELECT s.shard, s.available, CAST(:seats AS int) AS seats
+  FROM seat_shards AS s
+  WHERE s.event_id = :event_id AND s.available >= :seats AND (SELECT ok FROM sellable)
+  ORDER BY random()
+  LIMIT 1
+  FOR UPDATE OF s SKIP LOCKED
+), quota_pick AS (
+  SELECT needs.quota_id, p.shard, p.available, needs.seats
+  FROM needs CROSS JOIN LATERAL (
+    SELECT s.shard, s.available FROM quota_shards AS s
+    WHERE s.quota_id = needs.quota_id AND s.available >= needs.seats
+      AND EXISTS (SELECT 1 FROM event_pick)
+    ORDER BY random()
+    LIMIT 1
+    FOR UPDATE OF s SKIP LOCKED
+  ) AS p
+), seats_left AS (
+  SELECT coalesce(sum(available), 0) AS seats FROM seat_shards WHERE event_id = :event_id
+),"""
+
+# The waiting pick: the event's shards with seats, locked in shard order, then
+# (only once those are held) the needed quotas' shards in (quota, shard)
+# order; seats taken from the first ones of each until enough. Exact.
+_PICK_SHARDS_IN_ORDER = """
+event_locked AS (
+  SELECT s.shard, s.available
+  FROM seat_shards AS s
+  WHERE s.event_id = :event_id AND s.available > 0 AND (SELECT ok FROM sellable)
+  ORDER BY s.shard
+  FOR UPDATE OF s
+), event_pick AS (
+  SELECT shard, available, least(available, CAST(:seats AS int) - before) AS seats
+  FROM (
+    SELECT shard, available,
+           coalesce(sum(available) OVER (ORDER BY shard
+             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+    FROM event_locked
+  ) AS running
+  WHERE before < :seats AND (SELECT sum(available) FROM event_locked) >= :seats
+), quota_locked AS (
+  SELECT s.quota_id, s.shard, s.available
+  FROM quota_shards AS s
+  WHERE s.quota_id IN (SELECT quota_id FROM needs) AND s.available > 0
+    AND (SELECT count(*) FROM event_locked) > 0
+  ORDER BY s.quota_id, s.shard
+  FOR UPDATE OF s
+), quota_pick AS (
+  SELECT quota_id, shard, available, least(available, need - before) AS seats
+  FROM (
+    SELECT l.quota_id, l.shard, l.available, needs.seats AS need,
+           coalesce(sum(l.available) OVER (PARTITION BY l.quota_id ORDER BY l.shard
+             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before,
+           sum(l.available) OVER (PARTITION BY l.quota_id) AS quota_total
+    FROM quota_locked AS l JOIN needs ON needs.quota_id = l.quota_id
+  ) AS running
+  WHERE before < need AND quota_total >= need
+), seats_left AS (
+  SELECT coalesce(sum(available), 0) AS seats FROM event_locked
+),"""
+
+# Seats from the event and from every quota needed, or none: then the same
+# guards as a booking's (db/bookings.py), the order and its lines, what it
+# took from each quota, its key and its message.
+_ORDER_AFTER_PICK = """
+pick AS (
+  SELECT 1 WHERE EXISTS (SELECT 1 FROM event_pick)
+    AND (SELECT count(DISTINCT quota_id) FROM quota_pick) = (SELECT count(*) FROM needs)
+), prior AS (
+  SELECT k.request_hash, b.id, b.user_id, b.event_id, b.seats_booked, b.status,
+         b.created_at, b.cancelled_at, b.expires_at, b.ticket_type_id,
+         b.unit_price_minor, b.total_minor, b.currency
+  FROM idempotency_keys AS k JOIN bookings AS b ON b.id = k.booking_id
+  WHERE k.user_id = :user_id AND k.key = CAST(:key AS varchar)
+), line AS (
+  SELECT 1 FROM waitlist_entries
+  WHERE event_id = :event_id AND status = 'waiting' LIMIT 1
+), event_now AS (
+  SELECT e.id, e.currency FROM events AS e
+  WHERE e.id = :event_id AND e.cancelled_at IS NULL AND e.event_date > :now
+    AND EXISTS (SELECT 1 FROM pick)
+    AND EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version)
+    AND NOT EXISTS (SELECT 1 FROM prior)
+    AND NOT EXISTS (SELECT 1 FROM line)
+  FOR SHARE OF e
+), allowance AS (
+  INSERT INTO user_event_seats AS u (user_id, event_id, seats)
+  SELECT :user_id, id, :seats FROM event_now
+  ON CONFLICT (user_id, event_id) DO UPDATE SET seats = u.seats + EXCLUDED.seats
+  WHERE u.seats + EXCLUDED.seats <= :cap
+  RETURNING u.seats
+), taken AS (
+  UPDATE seat_shards AS s SET available = event_pick.available - event_pick.seats
+  FROM event_pick
+  WHERE s.event_id = :event_id AND s.shard = event_pick.shard
+    AND EXISTS (SELECT 1 FROM allowance)
+  RETURNING s.shard
+), quota_taken AS (
+  UPDATE quota_shards AS s
+  SET available = p.available - p.seats,
+      closed = s.closed OR (q.close_when_sold_out AND p.available - p.seats = 0)
+  FROM quota_pick AS p JOIN quotas AS q ON q.id = p.quota_id
+  WHERE s.quota_id = p.quota_id AND s.shard = p.shard
+    AND EXISTS (SELECT 1 FROM allowance)
+), one_line AS (
+  SELECT ticket_type_id, price_minor FROM lines WHERE (SELECT count(*) FROM lines) = 1
+), booking AS (
+  INSERT INTO bookings (user_id, event_id, seats_booked, status, expires_at,
+                        ticket_type_id, unit_price_minor, total_minor, currency)
+  SELECT :user_id, :event_id, :seats,
+         CASE WHEN CAST(:hold AS boolean) THEN 'held' ELSE 'confirmed' END,
+         CASE WHEN CAST(:hold AS boolean)
+              THEN CAST(:now AS timestamptz)
+                   + make_interval(secs => CAST(:hold_seconds AS double precision))
+         END,
+         (SELECT ticket_type_id FROM one_line), (SELECT price_minor FROM one_line),
+         (SELECT sum(quantity * price_minor) FROM lines), event_now.currency
+  FROM event_now
+  WHERE EXISTS (SELECT 1 FROM taken)
+  RETURNING id, user_id, event_id, seats_booked, status, created_at, cancelled_at,
+            expires_at, ticket_type_id, unit_price_minor, total_minor, currency
+), order_lines AS (
+  INSERT INTO booking_lines (booking_id, ticket_type_id, quantity, unit_price_minor)
+  SELECT booking.id, lines.ticket_type_id, lines.quantity, lines.price_minor
+  FROM booking, lines WHERE NOT EXISTS (SELECT 1 FROM one_line)
+), takes AS (
+  INSERT INTO booking_quota_takes (booking_id, quota_id, seats)
+  SELECT booking.id, quota_pick.quota_id, sum(quota_pick.seats)
+  FROM booking, quota_pick GROUP BY booking.id, quota_pick.quota_id
+), key AS (
+  INSERT INTO idempotency_keys (user_id, key, request_hash, booking_id)
+  SELECT user_id, CAST(:key AS varchar), CAST(:request_hash AS varchar), id
+  FROM booking WHERE CAST(:key AS varchar) IS NOT NULL
+), message AS (
+  INSERT INTO outbox (topic, payload)
+  SELECT CAST(:topic AS varchar), jsonb_build_object('booking_id', id, 'user_id', user_id,
+    'event_id', event_id, 'seats_booked', seats_booked)
+  FROM booking WHERE NOT CAST(:hold AS boolean)
+), quota_left AS (
+  -- Read without locks, for the answer only: the first line whose quota lacks seats.
+  SELECT needs.line, needs.seats,
+         coalesce(sum(s.available) FILTER (WHERE NOT s.closed), 0) AS available
+  FROM needs LEFT JOIN quota_shards AS s ON s.quota_id = needs.quota_id
+  GROUP BY needs.quota_id, needs.line, needs.seats
+)
+SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
+       booking.status, booking.created_at, booking.cancelled_at, booking.expires_at,
+       booking.ticket_type_id, booking.unit_price_minor, booking.total_minor,
+       booking.currency,
+       prior.request_hash, prior.id, prior.user_id, prior.event_id, prior.seats_booked,
+       prior.status, prior.created_at, prior.cancelled_at, prior.expires_at,
+       prior.ticket_type_id, prior.unit_price_minor, prior.total_minor, prior.currency,
+       EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version),
+       event.id IS NOT NULL,
+       coalesce(event.is_open, false),
+       EXISTS (SELECT 1 FROM pick),
+       EXISTS (SELECT 1 FROM event_now),
+       EXISTS (SELECT 1 FROM allowance),
+       (SELECT seats FROM seats_left),
+       (SELECT seats FROM user_event_seats WHERE user_id = :user_id AND event_id = :event_id),
+       EXISTS (SELECT 1 FROM line),
+       EXISTS (SELECT 1 FROM bookings WHERE event_id = :event_id AND status = 'held'
+               AND expires_at <= :now),
+       (SELECT min(expires_at) FROM bookings WHERE event_id = :event_id
+        AND status = 'held' AND expires_at > :now),
+       (SELECT ok FROM sellable),
+       (SELECT min(line) FROM quota_left WHERE available < seats)
+FROM (SELECT 1) AS one
+LEFT JOIN booking ON true
+LEFT JOIN prior ON true
+LEFT JOIN (
+  SELECT id, cancelled_at IS NULL AND event_date > :now AS is_open
+  FROM events WHERE id = :event_id
+) AS event ON true
+"""
+
+ORDER_FROM_ONE_SHARD_EACH = "WITH " + _LINES + _PICK_ONE_SHARD_EACH + _ORDER_AFTER_PICK
+ORDER_FROM_SHARDS_IN_ORDER = (
+    "WITH " + _LINES + _PICK_SHARDS_IN_ORDER + _ORDER_AFTER_PICK
+)
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    ticket_type_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderAttempt:
+    """What one order statement did: a booking's facts (`BookingAttempt`,
+    where `is_plain_type` says every line was sellable), and which line's
+    quota was short (1-based, None if none was)."""
+
+    booking: BookingAttempt
+    short_line: int | None
+
+
+def place(
+    session: Session,
+    *,
+    wait: bool,
+    user_id: int,
+    token_version: int,
+    event_id: int,
+    lines: list[OrderLine],
+    max_seats_per_user: int,
+    idempotency_key: str | None,
+    request_hash: str | None,
+    now: datetime,
+    hold_seconds: int | None = None,
+) -> OrderAttempt:
+    """Place an order in one statement that is its own transaction (see the
+    module's doc); writes nothing when any guard fails. Runs on a pooled
+    connection of its own (`run_alone`): the session must not hold one."""
+    params = {
+        "user_id": user_id,
+        "token_version": token_version,
+        "event_id": event_id,
+        "type_ids": [line.ticket_type_id for line in lines],
+        "quantities": [line.quantity for line in lines],
+        "seats": sum(line.quantity for line in lines),
+        "cap": max_seats_per_user,
+        "key": idempotency_key,
+        "request_hash": request_hash,
+        "topic": outbox.BOOKING_CONFIRMED,
+        "now": now,
+        "hold": hold_seconds is not None,
+        "hold_seconds": hold_seconds or 0,
+    }
+    statement = ORDER_FROM_SHARDS_IN_ORDER if wait else ORDER_FROM_ONE_SHARD_EACH
+    try:
+        (row,) = run_alone(session, statement, params)
+    except DBAPIError as exc:
+        if (sqlstate_of(exc), constraint_of(exc)) != ("23505", "pk_idempotency_keys"):
+            raise
+        return OrderAttempt(booking=key_taken(), short_line=None)
+    return OrderAttempt(booking=attempt_from(row[:-1]), short_line=row[-1])
+
+
+@dataclass(frozen=True)
+class Line:
+    ticket_type_id: int
+    quantity: int
+    unit_price_minor: int
+
+
+_LINES_OF = text(
+    """
+    SELECT booking_id, ticket_type_id, quantity, unit_price_minor FROM order_lines
+    WHERE booking_id = ANY(CAST(:ids AS bigint[]))
+    ORDER BY booking_id, ticket_type_id
+    """
+)
+
+
+def lines_of(session: Session, booking_ids: list[int]) -> dict[int, list[Line]]:
+    """Each order's lines (a booking made before types existed has none)."""
+    found: dict[int, list[Line]] = {booking_id: [] for booking_id in booking_ids}
+    if not booking_ids:
+        return found
+    for row in session.execute(_LINES_OF, {"ids": booking_ids}):
+        found[row[0]].append(Line(int(row[1]), int(row[2]), int(row[3] or 0)))
+    return found
