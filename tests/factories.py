@@ -247,3 +247,60 @@ def order(
     if hold:
         body["hold"] = True
     return client.post("/orders", json=body, headers=headers)
+
+
+@dataclass
+class QuotaBooks:
+    quota_id: int
+    size: int
+    unsold: int
+    closed: bool
+    # Seats its confirmed orders and its holds (settled or not) took.
+    used: int
+
+
+def quota_books(event_id: int) -> list[QuotaBooks]:
+    """Each quota of the event as the database has it."""
+    with get_engine().connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT q.id, q.size, "
+                "  (SELECT coalesce(sum(available), 0) FROM quota_shards s WHERE s.quota_id = q.id), "
+                "  (SELECT coalesce(bool_or(closed), false) FROM quota_shards s WHERE s.quota_id = q.id), "
+                "  (SELECT coalesce(sum(k.seats), 0) FROM booking_quota_takes k "
+                "   JOIN bookings b ON b.id = k.booking_id "
+                "   WHERE k.quota_id = q.id AND b.status IN ('confirmed', 'held')) "
+                "FROM quotas q WHERE q.event_id = :id ORDER BY q.id"
+            ),
+            {"id": event_id},
+        ).all()
+    return [
+        QuotaBooks(int(r[0]), int(r[1]), int(r[2]), bool(r[3]), int(r[4])) for r in rows
+    ]
+
+
+def assert_quotas_balance(event_id: int) -> list[QuotaBooks]:
+    """For every quota: used <= size, and (unless closed) unsold = size - used;
+    each order's takes and lines agree with its seats."""
+    books = quota_books(event_id)
+    for quota in books:
+        assert quota.used <= quota.size, quota
+        if quota.closed:
+            assert quota.unsold == 0, quota
+        else:
+            assert quota.unsold == quota.size - quota.used, quota
+    with get_engine().connect() as connection:
+        wrong = connection.execute(
+            text(
+                "SELECT b.id FROM bookings b WHERE b.event_id = :id AND ("
+                "  b.seats_booked <> (SELECT coalesce(sum(quantity), b.seats_booked) "
+                "                     FROM order_lines l WHERE l.booking_id = b.id)"
+                "  OR b.total_minor <> (SELECT coalesce(sum(quantity * unit_price_minor), 0) "
+                "                       FROM order_lines l WHERE l.booking_id = b.id)"
+                "  OR EXISTS (SELECT 1 FROM booking_quota_takes k "
+                "             WHERE k.booking_id = b.id AND k.seats > b.seats_booked))"
+            ),
+            {"id": event_id},
+        ).all()
+    assert wrong == [], wrong
+    return books
