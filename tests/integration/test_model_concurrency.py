@@ -17,6 +17,9 @@ must agree with it, and with itself:
   back when it is settled), so that total - confirmed - live holds is what
   anyone may book; the total is the one a successful resize set;
 - each user's seat count on the event = the user's confirmed and held seats;
+- for every quota: what its confirmed orders and unsettled holds took <= its
+  size, and its unsold seats = size - that; every order's seats and total are
+  the sum of its lines (ticket types and quotas join the model);
 - one booking per Idempotency-Key, every answer under a key the same booking;
 - one message per booking confirmed, per booking cancelled, per hold settled
   as expired and per offer; none for a hold released or not yet confirmed;
@@ -46,7 +49,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.factories import auth_header, create_event, user_token
+from tests.factories import (
+    auth_header,
+    create_event,
+    create_quota,
+    create_ticket_type,
+    user_token,
+)
 from tests.integration.conftest import serving
 from ticketmania.db.engine import get_engine
 
@@ -94,6 +103,9 @@ class Model:
         default_factory=lambda: defaultdict(list)
     )
     is_cancelled: bool = False
+    # The default type, VIP and standard; the VIP quota and the VIP-and-standard one.
+    types: list[int] = field(default_factory=list)
+    quotas: list[int] = field(default_factory=list)
 
     def confirmed(self) -> dict[int, list[Any]]:
         return {i: b for i, b in self.bookings.items() if b[2] == "confirmed"}
@@ -131,6 +143,9 @@ KINDS = {
     "join": 2,
     "leave": 1,
     "resize": 1,
+    "order": 4,
+    "quota_resize": 1,
+    "retype": 1,
 }
 
 
@@ -145,7 +160,8 @@ def plan_round(rng: random.Random, model: Model, admin: str, *, last: bool):
         if kind == "retry" and model.keys:
             user, key = rng.choice(sorted(model.keys))
             body = model.keys[(user, key)]
-            operations.append(("book", (user, key, body), model.tokens[user]))
+            retried = "order" if "lines" in body else "book"
+            operations.append((retried, (user, key, body), model.tokens[user]))
         elif kind == "cancel" and model.bookings:
             booking_id = rng.choice(sorted(model.bookings))
             owner = model.bookings[booking_id][0]
@@ -158,6 +174,28 @@ def plan_round(rng: random.Random, model: Model, admin: str, *, last: bool):
             confirmed = sum(b[1] for b in model.confirmed().values())
             total = max(1, confirmed + rng.randint(-5, 40))
             operations.append(("resize", total, admin, event_id))
+        elif kind == "order":
+            chosen = rng.sample(model.types, rng.randint(1, 3))
+            lines = [
+                {"ticket_type_id": type_id, "quantity": rng.randint(1, 3)}
+                for type_id in chosen
+            ]
+            key = (
+                str(uuid.UUID(int=rng.getrandbits(128))) if rng.random() < 0.3 else None
+            )
+            body = {"event_id": event_id, "lines": lines}
+            if rng.random() < 0.3:
+                body["hold"] = True
+            if key is not None:
+                model.keys[(user, key)] = body
+            operations.append(("order", (user, key, body), token))
+        elif kind == "quota_resize":
+            quota_id = rng.choice(model.quotas)
+            operations.append(("quota_resize", (quota_id, rng.randint(0, 30)), admin))
+        elif kind == "retype":
+            # The standard type in or out of the larger quota.
+            type_ids = model.types[1:] if rng.random() < 0.5 else model.types[1:2]
+            operations.append(("retype", (model.quotas[1], type_ids), admin))
         elif kind == "join":
             operations.append(("join", (user, rng.randint(1, 3)), token, event_id))
         elif kind == "leave":
@@ -190,6 +228,25 @@ def call_for(operation) -> Callable[[httpx.Client], Answer]:
         if key is not None:
             headers = {**headers, "Idempotency-Key": key}
         return lambda http: answer(http.post("/bookings", json=body, headers=headers))
+    if kind == "order":
+        _, key, body = details
+        if key is not None:
+            headers = {**headers, "Idempotency-Key": key}
+        return lambda http: answer(http.post("/orders", json=body, headers=headers))
+    if kind == "quota_resize":
+        quota_id, size = details
+        return lambda http: answer(
+            http.patch(f"/quotas/{quota_id}", json={"size": size}, headers=headers)
+        )
+    if kind == "retype":
+        quota_id, type_ids = details
+        return lambda http: answer(
+            http.patch(
+                f"/quotas/{quota_id}",
+                json={"ticket_type_ids": type_ids},
+                headers=headers,
+            )
+        )
     if kind in ("cancel", "confirm", "extend"):
         return lambda http: answer(
             http.post(f"/bookings/{details}/{kind}", headers=headers)
@@ -217,6 +274,9 @@ def call_for(operation) -> Callable[[httpx.Client], Answer]:
 
 ALLOWED_409 = {
     "book": {"sold_out", "limit_exceeded", "event_closed", "idempotency_mismatch"},
+    "order": {"sold_out", "limit_exceeded", "event_closed", "idempotency_mismatch"},
+    "quota_resize": {"quota_below_used"},
+    "retype": set(),
     "cancel": {"already_cancelled", "event_closed", "hold_expired"},
     "confirm": {"hold_expired", "already_cancelled", "event_closed"},
     "extend": {
@@ -236,24 +296,31 @@ ALLOWED_409 = {
 def apply_answers(model: Model, operations, answers) -> list[int]:
     """Fold the answers into the model; the totals successful resizes set."""
     resized_to = []
+    cancels_event = any(operation[0] == "cancel_event" for operation in operations)
     for (kind, details, _token, *_), (status, body) in zip(
         operations, answers, strict=True
     ):
         assert status < 500, (kind, details, status, body)
         if status == 409:
             assert body["code"] in ALLOWED_409[kind], (kind, details, body)
-        if kind == "book":
+        if kind in ("book", "order"):
             user, key, _body = details
             if key is not None:
                 model.answers_by_key[(user, key)].append((status, body))
             if status == 201:
-                model.bookings[body["id"]] = [
-                    user,
-                    body["seats_booked"],
-                    body["status"],
-                ]
+                seats = body.get("seats_booked") or sum(
+                    line["quantity"] for line in body["lines"]
+                )
+                model.bookings[body["id"]] = [user, seats, body["status"]]
             elif status in (401, 404):
                 raise AssertionError((kind, details, status, body))
+        elif kind in ("quota_resize", "retype"):
+            # 404: the quota's event was cancelled in the same round.
+            assert status in (200, 409) or (status == 404 and cancels_event), (
+                kind,
+                status,
+                body,
+            )
         elif kind == "cancel" and status == 200:
             model.bookings[details][2] = "cancelled"
         # Answers of one round may have run in any order: a cancellation is
@@ -326,6 +393,24 @@ def read_database(event_id: int) -> dict[str, Any]:
                     "AND payload ? 'booking_id' GROUP BY 1"
                 )
             ),
+            "quotas": rows(
+                "SELECT q.id, q.size, "
+                "(SELECT coalesce(sum(available), 0) FROM quota_shards s "
+                " WHERE s.quota_id = q.id), "
+                "(SELECT coalesce(bool_or(closed), false) FROM quota_shards s "
+                " WHERE s.quota_id = q.id), "
+                "(SELECT coalesce(sum(k.seats), 0) FROM booking_quota_takes k "
+                " JOIN bookings b ON b.id = k.booking_id "
+                " WHERE k.quota_id = q.id AND b.status IN ('confirmed', 'held')) "
+                "FROM quotas q WHERE q.event_id = :id"
+            ),
+            "unbalanced_orders": rows(
+                "SELECT b.id FROM bookings b WHERE b.event_id = :id AND ("
+                " b.seats_booked <> (SELECT coalesce(sum(quantity), b.seats_booked) "
+                "  FROM order_lines l WHERE l.booking_id = b.id) "
+                " OR b.total_minor <> (SELECT coalesce(sum(quantity * unit_price_minor), 0) "
+                "  FROM order_lines l WHERE l.booking_id = b.id))"
+            ),
             "waiting_since": [
                 row[0]
                 for row in rows(
@@ -366,6 +451,13 @@ def check(model: Model, total_before: int, resized_to: list[int]) -> None:
         ) - sum(r.seats_booked for r in held)
     else:
         assert db["unsold"] == db["total"] and not confirmed and not held
+    # Every quota: never more used than its size; its shards hold the rest
+    # (after the event's cancellation, all of it: every order was cancelled).
+    for quota_id, size, unsold, closed, used in db["quotas"]:
+        assert used <= size, (quota_id, size, used)
+        if not closed:
+            assert unsold == size - used, (quota_id, size, unsold, used)
+    assert db["unbalanced_orders"] == []
     for user_index, user_id in enumerate(model.user_ids):
         mine = sum(r.seats_booked for r in confirmed + held if r.user_id == user_id)
         assert db["allowances"].get(user_id, 0) == mine, user_index
@@ -411,11 +503,26 @@ def run_model(client, admin, base_url: str, *, seed: int, episodes: int, rounds:
     users = [user_token(client) for _ in range(USERS)]
     for _ in range(episodes):
         event = create_event(client, admin, total_seats=EVENT_SEATS)
+        (default,) = client.get(f"/events/{event['id']}/ticket-types").json()
+        vip = create_ticket_type(
+            client, admin, event["id"], name="VIP", price_minor=9000
+        )
+        std = create_ticket_type(
+            client, admin, event["id"], name="Std", price_minor=2500
+        )
+        vip_quota = create_quota(
+            client, admin, event["id"], size=12, ticket_type_ids=[vip["id"]]
+        )
+        shared_quota = create_quota(
+            client, admin, event["id"], size=24, ticket_type_ids=[vip["id"], std["id"]]
+        )
         model = Model(
             event_id=event["id"],
             total=EVENT_SEATS,
             tokens=[token for _, token in users],
             user_ids=[user["id"] for user, _ in users],
+            types=[default["id"], vip["id"], std["id"]],
+            quotas=[vip_quota["id"], shared_quota["id"]],
         )
         for round_ in range(rounds):
             operations = plan_round(rng, model, admin, last=round_ == rounds - 1)
