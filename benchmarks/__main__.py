@@ -121,6 +121,7 @@ def main() -> int:
         http_load,
         listing,
         lock_statements,
+        orders,
         pgbench,
         report,
         seed,
@@ -192,6 +193,21 @@ def main() -> int:
                 seconds=2 if quick else 4,
             ),
         )
+
+        # Orders at the database: the order statement hot and spread, and the
+        # one-type booking statement against the one before ticket types.
+        _section(
+            results,
+            "orders_database",
+            lambda: orders.database(
+                services,
+                user_min=bench_users[0],
+                clients=(16, 32),
+                rounds=1 if quick else 3,
+                seconds=2 if quick else 4,
+            ),
+        )
+        get_engine().dispose()
 
         hot_event = seed.create_event(total_seats=50_000_000, title="Hot")
         (one_row_event,) = seed.create_one_row_events(1, seats=1_000_000_000)
@@ -268,6 +284,20 @@ def main() -> int:
             )
             others.remove(bare)
             bare.stop()
+            _section(
+                results,
+                "orders_http",
+                lambda: {
+                    "workers": best,
+                    **orders.http(
+                        fleet[best],
+                        tokens,
+                        connections=32,
+                        rounds=1 if quick else 3,
+                        seconds=2 if quick else 4,
+                    ),
+                },
+            )
         finally:
             for server in [*fleet.values(), *others]:
                 server.stop()

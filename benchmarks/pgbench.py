@@ -122,6 +122,7 @@ def run(
     event_max: int,
     cap: int = 100_000,
     protocol: str = "prepared",
+    seats: int = 1,
 ) -> PgbenchRun:
     """`protocol` is pgbench's -M: `prepared` (a named statement, parsed once
     per connection) or `extended` (an unnamed one, parsed and planned on each
@@ -131,7 +132,7 @@ def run(
         "upc": USERS_PER_CLIENT,
         "emin": event_min,
         "emax": event_max,
-        "seats": 1,
+        "seats": seats,
         "cap": cap,
         "token_version": 0,
     }

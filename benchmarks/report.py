@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report_surge
+from benchmarks import report_orders, report_surge
 
 CPU_TARGETS = {"booking_vs_post": 3.0, "listing_vs_get": 4.0}
 HOT_SPREAD_TARGET = 0.8
@@ -546,6 +546,10 @@ def results_section(results: dict[str, Any], chart: Path | None = None) -> str:
         "### 8. A surge past max_connections: through a transaction pooler and directly",
         "",
         report_surge.section(results),
+        "",
+        "### 9. Orders of several ticket types against one-type bookings",
+        "",
+        report_orders.section(results),
     ]
     if results.get("failures"):
         parts += ["", "### Failures in this run", ""]

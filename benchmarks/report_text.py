@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from benchmarks import report_surge
+from benchmarks import report_orders, report_surge
 
 
 def header(results: dict[str, Any]) -> str:
@@ -123,6 +123,7 @@ def measures(results: dict[str, Any]) -> str:
   requests).
 """
         + report_surge.MEASURES
+        + report_orders.MEASURES
     )
 
 
@@ -561,6 +562,8 @@ def decisions(results: dict[str, Any]) -> str:
     other.append(_imports_decision(results))
     if results.get("surge"):
         other.append(report_surge.decision(results))
+    if results.get("orders_http") and results.get("orders_database"):
+        other.append(report_orders.decision(results))
     bullets = [
         _workers_decision(results),
         _shards_decision(results),

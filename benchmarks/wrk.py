@@ -17,7 +17,7 @@ from pathlib import Path
 
 _SCRIPT = """
 local tokens = {%(tokens)s}
-local body = '%(body)s'
+local bodies = {%(bodies)s}
 local threads = {}
 
 function setup(thread)
@@ -32,10 +32,10 @@ end
 
 function request()
   counter = counter + 1
-  return wrk.format("POST", "/bookings", {
+  return wrk.format("POST", "%(path)s", {
     ["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. tokens[(counter %% #tokens) + 1],
-  }, body)
+  }, bodies[(counter %% #bodies) + 1])
 end
 
 function response(status, headers, body)
@@ -118,16 +118,27 @@ def ensure_wrk() -> str:
 
 
 class BookingLoad:
-    """A Lua script for one event and a set of users' tokens, kept on disk for the run."""
+    """A Lua script for one event and a set of users' tokens, kept on disk for
+    the run: POST /bookings of one seat, or (`path`, `bodies`) any POST whose
+    bodies it cycles through."""
 
-    def __init__(self, *, tokens: list[str], event_id: int) -> None:
+    def __init__(
+        self,
+        *,
+        tokens: list[str],
+        event_id: int,
+        path: str = "/bookings",
+        bodies: list[dict[str, object]] | None = None,
+    ) -> None:
         self.folder = tempfile.TemporaryDirectory(prefix="bench-wrk-")
         self.script = Path(self.folder.name) / "bookings.lua"
+        sent = bodies or [{"event_id": event_id, "seats_booked": 1}]
         self.script.write_text(
             _SCRIPT
             % {
                 "tokens": ",".join(f'"{token}"' for token in tokens),
-                "body": json.dumps({"event_id": event_id, "seats_booked": 1}),
+                "bodies": ",".join(f"'{json.dumps(body)}'" for body in sent),
+                "path": path,
             }
         )
 

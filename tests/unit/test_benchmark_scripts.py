@@ -27,3 +27,12 @@ def test_a_built_function_that_cannot_start_fails_its_section_not_the_run(tmp_pa
 
     assert _section(results, "artefact", start_a_function_that_is_not_there) is None
     assert "NoFunction failed to start" in results["failures"]["artefact"]
+
+
+def test_the_order_statement_and_the_booking_before_types_become_pgbench_scripts():
+    from benchmarks.booking_before_types import BOOK_FROM_ONE_SHARD_BEFORE_TYPES
+    from benchmarks.orders import order_script
+
+    assert ":type_ids" not in order_script()
+    assert "ARRAY[1, 1, 1]" in order_script()
+    assert ":hold" not in booking_statement_script(BOOK_FROM_ONE_SHARD_BEFORE_TYPES)
