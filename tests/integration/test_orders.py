@@ -8,6 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.factories import (
+    assert_quotas_balance,
     auth_header,
     book,
     create_event,
@@ -244,3 +245,41 @@ def test_held_orders_confirm_extend_and_expire_back_into_their_quotas(client, ad
     assert same.json()["id"] == retry.json()["id"]
     other = order(client, token, event["id"], [(vip["id"], 2)], key="k1")
     assert other.json()["code"] == "idempotency_mismatch"
+
+
+def test_a_waitlist_entry_for_a_type_is_offered_seats_of_it_from_its_quota(
+    client, admin
+):
+    event = create_event(client, admin, total_seats=20)
+    vip = create_ticket_type(client, admin, event["id"], name="VIP", price_minor=700)
+    q = create_quota(client, admin, event["id"], size=2, ticket_type_ids=[vip["id"]])
+    buyer, waiter = user_token(client)[1], user_token(client)[1]
+    placed = order(client, buyer, event["id"], [(vip["id"], 2)]).json()
+    roomy = client.post(
+        f"/events/{event['id']}/waitlist",
+        json={"seats": 1},
+        headers=auth_header(waiter),
+    )
+    assert roomy.json()["code"] == "seats_available"  # the default type has seats
+    joined = client.post(
+        f"/events/{event['id']}/waitlist",
+        json={"seats": 1, "ticket_type_id": vip["id"]},
+        headers=auth_header(waiter),
+    )
+    assert joined.status_code == 201, joined.text
+    assert joined.json()["ticket_type_id"] == vip["id"]
+    client.post(f"/orders/{placed['id']}/cancel", headers=auth_header(buyer))
+    entry = client.get(
+        f"/events/{event['id']}/waitlist/me", headers=auth_header(waiter)
+    ).json()
+    assert entry["status"] == "offered"
+    offer = client.get(
+        f"/orders/{entry['booking_id']}", headers=auth_header(waiter)
+    ).json()
+    assert offer["status"] == "held" and offer["total_minor"] == 700
+    assert offer["lines"] == [
+        {"ticket_type_id": vip["id"], "quantity": 1, "unit_price_minor": 700}
+    ]
+    assert quota(client, admin, q["id"])["held"] == 1
+    assert quota(client, admin, q["id"])["available"] == 1
+    assert_quotas_balance(event["id"])

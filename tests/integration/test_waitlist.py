@@ -64,6 +64,7 @@ def test_joining_is_for_when_the_seats_cannot_be_booked(client, admin, sold_out)
     assert joined.status_code == 201, joined.text
     assert joined.json() == {
         "event_id": event["id"],
+        "ticket_type_id": None,
         "user_id": user["id"],
         "seats": 2,
         "status": "waiting",

@@ -85,8 +85,21 @@ class BookingOut(BaseModel):
 
 class WaitlistJoin(BaseModel):
     model_config = ConfigDict(
-        extra="ignore", json_schema_extra={"examples": [{"seats": 2}]}
+        extra="ignore",
+        json_schema_extra={
+            "examples": [{"seats": 2}, {"seats": 1, "ticket_type_id": 3}]
+        },
     )
+
+    ticket_type_id: Annotated[
+        int | None,
+        Field(
+            ge=1,
+            le=MAX_ID,
+            strict=True,
+            description="The type the offer is to be of (default: the event's default type)",
+        ),
+    ] = None
 
     seats: Annotated[
         int,
@@ -104,6 +117,9 @@ class WaitlistEntryOut(BaseModel):
     event_id: int
     user_id: int
     seats: int
+    ticket_type_id: int | None = Field(
+        description="The type asked for; null: the event's default type"
+    )
     status: Literal["waiting", "offered", "accepted", "expired", "left"]
     position: int | None = Field(
         description="1 for the first in line, counting only entries waiting or "

@@ -13,6 +13,7 @@ from ticketmania import seat_release, sold_out
 from ticketmania.cache import Cache
 from ticketmania.db import bookings as booking_table
 from ticketmania.db import events as event_table
+from ticketmania.db import ticket_types as ticket_type_table
 from ticketmania.db import waitlist as waitlist_table
 from ticketmania.db.models import User, WaitlistEntry
 from ticketmania.errors import (
@@ -20,6 +21,7 @@ from ticketmania.errors import (
     EventClosed,
     LimitExceeded,
     NotFound,
+    NotOnSale,
     SeatsAvailable,
 )
 from ticketmania.observability import count, logger
@@ -40,19 +42,30 @@ def join_line(
     seats: int,
     max_seats_per_user: int,
     now: datetime,
+    ticket_type_id: int | None = None,
 ) -> PlacedEntry:
-    """Join the event's line for `seats`, when they cannot be booked now."""
+    """Join the event's line for `seats` (of a ticket type, or of the event's
+    default type), when they cannot be had now."""
     logger.append_keys(event_id=event_id)
     event = event_table.get_active_event(session, event_id)
     if event is None:
         raise NotFound("Event not found")
     if event.event_date <= now:
         raise EventClosed("The event has already started")
-    if (
-        not waitlist_table.has_waiting(session, event_id)
-        and event.available_seats >= seats
-    ):
-        raise SeatsAvailable(f"{event.available_seats} seats can be booked now")
+    kind = (
+        ticket_type_table.default_of(session, event_id)
+        if ticket_type_id is None
+        else ticket_type_table.get(session, ticket_type_id)
+    )
+    if kind is None or kind.event_id != event_id:
+        raise NotFound("Ticket type not found for this event")
+    if not kind.is_on_sale(now):
+        raise NotOnSale(
+            f"'{kind.name}' is not on sale now", fields={"ticket_type_id": kind.id}
+        )
+    free = ticket_type_table.availability(session, event_id).get(kind.id, 0)
+    if not waitlist_table.has_waiting(session, event_id) and free >= seats:
+        raise SeatsAvailable(f"{free} seats can be had now")
     held = booking_table.user_seats(session, user_id=user.id, event_id=event_id)
     if held + seats > max_seats_per_user:
         left = max(max_seats_per_user - held, 0)
@@ -61,7 +74,11 @@ def join_line(
         )
     try:
         entry = waitlist_table.join(
-            session, event_id=event_id, user_id=user.id, seats=seats
+            session,
+            event_id=event_id,
+            user_id=user.id,
+            seats=seats,
+            ticket_type_id=ticket_type_id,
         )
     except waitlist_table.AlreadyInLine:
         raise AlreadyWaiting() from None

@@ -25,6 +25,7 @@ def entry_out(placed: waitlist.PlacedEntry) -> WaitlistEntryOut:
         event_id=entry.event_id,
         user_id=entry.user_id,
         seats=entry.seats,
+        ticket_type_id=entry.ticket_type_id,
         status=entry.status,
         position=placed.position,
         booking_id=entry.booking_id,
@@ -49,6 +50,7 @@ async def join_waitlist(
             event_id=id,
             user=user,
             seats=body.seats,
+            ticket_type_id=body.ticket_type_id,
             max_seats_per_user=get_settings().max_seats_per_user_per_event,
             now=datetime.now(UTC),
         )

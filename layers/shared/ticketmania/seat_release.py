@@ -11,7 +11,7 @@ ended holds, a resize, someone leaving the line, and the expire-holds job.
   seats go back to the shards and off their users' counts, and each gets its
   "your hold expired" e-mail. An offer that ended ends its entry (`expired`).
 - **Offers**: while the line's first waiting entry asks for no more seats than
-  are free, it gets a hold of that many seats in its name, ending
+  are free (in the event and in every quota counting its ticket type), it gets a hold of that many seats in its name, ending
   WAITLIST_OFFER_SECONDS later (`offered`, with its "seats are held for you"
   e-mail), and the next entry is looked at. The first that does not fit stops
   the round: nobody behind it is served before it.
@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from ticketmania.db import events as event_table
-from ticketmania.db import holds, quotas, waitlist
+from ticketmania.db import holds, quotas, ticket_types, waitlist
 from ticketmania.db.models import Event, WaitlistEntry
 from ticketmania.observability import count
 
@@ -64,24 +64,53 @@ def offer_in_order(
     offer_seconds: int,
 ) -> tuple[list[int], int]:
     """Offer free seats to the event's line, first come first served; `unsold`
-    after the offers, and how many were made."""
+    after the offers, and how many were made. An entry's seats must be free
+    in the event and in every quota that counts its ticket type (the event's
+    default type when it names none); its offer takes from all of them."""
     if event.cancelled_at is not None or event.event_date <= now:
         return unsold, 0
+    waiting = waitlist.lock_waiting(session, event.id)
+    if not waiting:
+        return unsold, 0
     unsold = list(unsold)
+    quota_seats = quotas.lock_event_quotas(session, event.id)
+    default = ticket_types.default_of(session, event.id)
     offers = 0
-    for entry in waitlist.lock_waiting(session, event.id):
-        if entry.seats > sum(unsold):
+    for entry in waiting:
+        type_id = entry.ticket_type_id or (default.id if default else None)
+        counted_by = quota_seats.quotas_of_type.get(type_id, []) if type_id else []
+        if (
+            type_id is None
+            or entry.seats > sum(unsold)
+            or any(quota_seats.free(q) < entry.seats for q in counted_by)
+        ):
             break  # strict order: the ones behind it wait too
         _take(unsold, entry.seats)
-        _offer(session, entry, now=now, offer_seconds=offer_seconds)
+        for quota_id in counted_by:
+            quota_seats.take(quota_id, entry.seats)
+        _offer(
+            session,
+            entry,
+            ticket_type_id=type_id,
+            quota_ids=counted_by,
+            now=now,
+            offer_seconds=offer_seconds,
+        )
         offers += 1
     if offers:
+        quotas.set_event_quotas(session, quota_seats)
         count("WaitlistOffers", offers)
     return unsold, offers
 
 
 def _offer(
-    session: Session, entry: WaitlistEntry, *, now: datetime, offer_seconds: int
+    session: Session,
+    entry: WaitlistEntry,
+    *,
+    ticket_type_id: int,
+    quota_ids: list[int],
+    now: datetime,
+    offer_seconds: int,
 ) -> None:
     expires_at = now + timedelta(seconds=offer_seconds)
     booking_id = holds.hold_for_offer(
@@ -90,6 +119,8 @@ def _offer(
         event_id=entry.event_id,
         seats=entry.seats,
         expires_at=expires_at,
+        ticket_type_id=ticket_type_id,
+        quota_ids=quota_ids,
     )
     waitlist.mark_offered(session, entry, booking_id=booking_id, expires_at=expires_at)
 

@@ -169,10 +169,20 @@ def has_ended(session: Session, event_id: int, *, now: datetime) -> bool:
 
 _HOLD_FOR_OFFER = text(
     """
-    WITH hold AS (
-      INSERT INTO bookings (user_id, event_id, seats_booked, status, expires_at)
-      VALUES (:user_id, :event_id, :seats, 'held', :expires_at)
+    WITH kind AS (
+      SELECT t.id, t.price_minor, e.currency FROM ticket_types AS t
+      JOIN events AS e ON e.id = t.event_id WHERE t.id = :ticket_type_id
+    ), hold AS (
+      INSERT INTO bookings (user_id, event_id, seats_booked, status, expires_at,
+                            ticket_type_id, unit_price_minor, total_minor, currency)
+      SELECT :user_id, :event_id, :seats, 'held', :expires_at,
+             kind.id, kind.price_minor, kind.price_minor * :seats, kind.currency
+      FROM kind
       RETURNING id, user_id, event_id, seats_booked
+    ), takes AS (
+      INSERT INTO booking_quota_takes (booking_id, quota_id, seats)
+      SELECT hold.id, quota_id, hold.seats_booked
+      FROM hold, unnest(CAST(:quota_ids AS bigint[])) AS quota_id
     ), allowance AS (
       INSERT INTO user_event_seats AS u (user_id, event_id, seats)
       SELECT user_id, event_id, seats_booked FROM hold
@@ -195,10 +205,14 @@ def hold_for_offer(
     event_id: int,
     seats: int,
     expires_at: datetime,
+    ticket_type_id: int,
+    quota_ids: list[int],
 ) -> int:
-    """A hold in a waiting user's name, counted against their cap, with its
-    "seats are held for you" message; its id. The seats come off the shards
-    with the caller, which holds them locked."""
+    """A hold of `seats` of the type in a waiting user's name, at its price
+    now, counted against their cap, with its "seats are held for you"
+    message; its id. The seats come off the event's and `quota_ids`' shards
+    with the caller, which holds them locked; what it took from each quota
+    is recorded here."""
     booking_id = session.scalar(
         _HOLD_FOR_OFFER,
         {
@@ -206,6 +220,8 @@ def hold_for_offer(
             "event_id": event_id,
             "seats": seats,
             "expires_at": expires_at,
+            "ticket_type_id": ticket_type_id,
+            "quota_ids": quota_ids,
             "topic": outbox.WAITLIST_OFFERED,
         },
     )

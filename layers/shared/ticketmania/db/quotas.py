@@ -250,3 +250,70 @@ def report(session: Session, quota: Quota) -> QuotaReport:
         available=0 if closed else unsold + ended,
         is_closed=closed,
     )
+
+
+@dataclass
+class EventQuotaSeats:
+    """Every quota of an event with its shards locked (after the event's):
+    the unsold seats of each shard, which quotas are closed, and which
+    quotas count each type. What offers to the line take from."""
+
+    unsold: dict[int, list[int]]
+    closed: set[int]
+    quotas_of_type: dict[int, list[int]]
+
+    def free(self, quota_id: int) -> int:
+        return 0 if quota_id in self.closed else sum(self.unsold[quota_id])
+
+    def take(self, quota_id: int, seats: int) -> None:
+        shards = self.unsold[quota_id]
+        for shard in sorted(range(len(shards)), key=lambda i: -shards[i]):
+            taken = min(shards[shard], seats)
+            shards[shard] -= taken
+            seats -= taken
+        if seats:
+            raise ValueError("fewer seats free in the quota than taken")
+
+
+_LOCK_EVENT_SHARDS = text(
+    """
+    SELECT s.quota_id, s.available, s.closed FROM quota_shards AS s
+    JOIN quotas AS q ON q.id = s.quota_id
+    WHERE q.event_id = :event_id
+    ORDER BY s.quota_id, s.shard
+    FOR UPDATE OF s
+    """
+)
+
+_TYPES_OF_EVENT_QUOTAS = text(
+    """
+    SELECT qt.ticket_type_id, qt.quota_id FROM quota_ticket_types AS qt
+    JOIN quotas AS q ON q.id = qt.quota_id WHERE q.event_id = :event_id
+    ORDER BY 1, 2
+    """
+)
+
+
+def lock_event_quotas(session: Session, event_id: int) -> EventQuotaSeats:
+    """Every shard of every quota of the event, locked in (quota, shard) order.
+    Run with the event's shards locked."""
+    unsold: dict[int, list[int]] = {}
+    closed: set[int] = set()
+    for quota_id, available, is_closed in session.execute(
+        _LOCK_EVENT_SHARDS, {"event_id": event_id}
+    ):
+        unsold.setdefault(int(quota_id), []).append(int(available))
+        if is_closed:
+            closed.add(int(quota_id))
+    quotas_of_type: dict[int, list[int]] = {}
+    for type_id, quota_id in session.execute(
+        _TYPES_OF_EVENT_QUOTAS, {"event_id": event_id}
+    ):
+        quotas_of_type.setdefault(int(type_id), []).append(int(quota_id))
+    return EventQuotaSeats(unsold=unsold, closed=closed, quotas_of_type=quotas_of_type)
+
+
+def set_event_quotas(session: Session, seats: EventQuotaSeats) -> None:
+    """Write back what `lock_event_quotas` locked, as changed since."""
+    for quota_id, available in seats.unsold.items():
+        session.execute(_SET_AVAILABLE, {"id": quota_id, "available": available})

@@ -32,8 +32,17 @@ class AlreadyInLine(Exception):
     """The user has a live entry for this event already."""
 
 
-def join(session: Session, *, event_id: int, user_id: int, seats: int) -> WaitlistEntry:
-    entry = WaitlistEntry(event_id=event_id, user_id=user_id, seats=seats)
+def join(
+    session: Session,
+    *,
+    event_id: int,
+    user_id: int,
+    seats: int,
+    ticket_type_id: int | None = None,
+) -> WaitlistEntry:
+    entry = WaitlistEntry(
+        event_id=event_id, user_id=user_id, seats=seats, ticket_type_id=ticket_type_id
+    )
     session.add(entry)
     try:
         session.flush()
