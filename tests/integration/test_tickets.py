@@ -117,13 +117,19 @@ def test_a_code_verifies_offline_with_the_public_keys_alone(client, booked):
     assert (jwk["kty"], jwk["crv"]) == ("OKP", "Ed25519")
     assert set(jwk) <= {"kty", "crv", "kid", "x", "use", "alg"}  # nothing private
     raw = unb64(code)
-    payload, signature = raw[:27], raw[27:]
-    assert payload[0] == 1 and payload[1:5].hex() == jwk["kid"]
+    # Format 2, one line: 27 bytes, the line count, one line of 10, the signature.
+    assert len(raw) == 27 + 1 + 10 + 64 and len(code) == 136
+    payload, signature = raw[:38], raw[38:]
+    assert payload[0] == 2 and payload[1:5].hex() == jwk["kid"]
     public = Ed25519PublicKey.from_public_bytes(unb64(jwk["x"]))
     public.verify(signature, payload)  # raises if it does not verify
     assert int.from_bytes(payload[5:13], "big") == booked["booking"]["id"]
     assert int.from_bytes(payload[13:21], "big") == booked["event"]["id"]
     assert int.from_bytes(payload[21:23], "big") == 3
+    (default,) = client.get(f"/events/{booked['event']['id']}/ticket-types").json()
+    assert payload[27] == 1
+    assert int.from_bytes(payload[28:36], "big") == default["id"]
+    assert int.from_bytes(payload[36:38], "big") == 3
     issued = datetime.fromtimestamp(int.from_bytes(payload[23:27], "big"), UTC)
     assert abs((datetime.now(UTC) - issued).total_seconds()) < 60
     with pytest.raises(InvalidSignature):
@@ -156,7 +162,7 @@ def test_a_code_we_did_not_sign_is_invalid_ticket(client, booked, staff, how):
         code = b64(bytes(raw))[:-10]
     elif how == "re-signed":
         stranger = Ed25519PrivateKey.generate()
-        code = b64(bytes(raw[:27]) + stranger.sign(bytes(raw[:27])))
+        code = b64(bytes(raw[:38]) + stranger.sign(bytes(raw[:38])))
     else:
         code = "not a ticket at all!"
     refused = check_in(client, staff, code)
@@ -203,10 +209,19 @@ def test_twenty_scanners_at_once_admit_a_ticket_once(
     counts = client.get(
         f"/events/{booked['event']['id']}/checkins", headers=auth_header(staff)
     ).json()
+    (default,) = client.get(f"/events/{booked['event']['id']}/ticket-types").json()
     assert counts == {
         "confirmed_seats": 3,
         "checked_in_seats": 3,
         "bookings_checked_in": 1,
+        "by_type": [
+            {
+                "ticket_type_id": default["id"],
+                "name": "Admission",
+                "confirmed_seats": 3,
+                "checked_in_seats": 3,
+            }
+        ],
     }
 
 
@@ -319,3 +334,55 @@ def test_the_confirmation_email_carries_the_code_and_its_qr_image(client, booked
         )
     admitted = check_in(client, login(client, staff_email), found.text)
     assert admitted.status_code == 200
+
+
+def test_a_code_of_format_1_still_checks_in(client, booked, staff, key_ring_of):
+    """Codes signed before ticket types (no lines) stay good at the door."""
+    import struct
+
+    from ticketmania import tickets
+
+    ring = tickets.get_key_ring()
+    payload = struct.pack(
+        ">B4sQQHI",
+        1,
+        ring.signing_kid,
+        booked["booking"]["id"],
+        booked["event"]["id"],
+        3,
+        int(datetime.now(UTC).timestamp()),
+    )
+    code = b64(payload + ring.signing.sign(payload))
+    admitted = check_in(client, staff, code)
+    assert admitted.status_code == 200, admitted.text
+
+
+def test_an_orders_ticket_names_its_types_and_the_door_counts_them(
+    client, admin, staff
+):
+    from tests.factories import create_event, create_ticket_type, order, user_token
+
+    event = create_event(client, admin, total_seats=20)
+    vip = create_ticket_type(client, admin, event["id"], name="VIP")
+    std = create_ticket_type(client, admin, event["id"], name="Std")
+    _, token = user_token(client)
+    placed = order(client, token, event["id"], [(vip["id"], 1), (std["id"], 2)]).json()
+    ticket = client.get(f"/bookings/{placed['id']}/ticket", headers=auth_header(token))
+    body = ticket.json()
+    assert sorted(
+        (line["ticket_type_id"], line["quantity"]) for line in body["lines"]
+    ) == [
+        (vip["id"], 1),
+        (std["id"], 2),
+    ]
+    assert len(unb64(body["code"])) == 27 + 1 + 20 + 64
+    assert check_in(client, staff, body["code"]).status_code == 200
+    counts = client.get(
+        f"/events/{event['id']}/checkins", headers=auth_header(staff)
+    ).json()
+    by_name = {row["name"]: row for row in counts["by_type"]}
+    assert (
+        by_name["VIP"]["checked_in_seats"] == 1
+        and by_name["Std"]["checked_in_seats"] == 2
+    )
+    assert by_name["Admission"]["confirmed_seats"] == 0

@@ -14,6 +14,7 @@ from ticketmania.booking_access import visible_booking
 from ticketmania.cache import Cache
 from ticketmania.db import checkins as checkin_table
 from ticketmania.db import events as event_table
+from ticketmania.db import orders as order_table
 from ticketmania.db import users as user_table
 from ticketmania.db.models import User
 from ticketmania.errors import (
@@ -37,6 +38,7 @@ class Ticket:
     seats: int
     holder: str
     code: str
+    lines: tuple[tuple[int, int], ...]
 
 
 def ticket_of(
@@ -56,6 +58,12 @@ def ticket_of(
         )
     owner = user_table.get_user(session, booking.user_id)
     assert owner is not None  # a booking's user is never deleted
+    lines = order_table.ticket_lines(
+        session,
+        booking_id=booking.id,
+        event_id=booking.event_id,
+        seats=booking.seats_booked,
+    )
     code = tickets.sign(
         ring,
         tickets.TicketClaims(
@@ -63,9 +71,12 @@ def ticket_of(
             event_id=booking.event_id,
             seats=booking.seats_booked,
             issued_at=now,
+            lines=lines,
         ),
     )
-    return Ticket(booking.id, booking.event_id, booking.seats_booked, owner.name, code)
+    return Ticket(
+        booking.id, booking.event_id, booking.seats_booked, owner.name, code, lines
+    )
 
 
 def _reads(status: str, expires_at: datetime | None, now: datetime) -> str:

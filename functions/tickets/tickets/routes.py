@@ -18,7 +18,14 @@ from ticketmania.web.deps import (
 from ticketmania.web.params import PathId
 from ticketmania.web.response_docs import error_responses
 from tickets import logic
-from tickets.schemas import CheckInOut, CheckInRequest, DoorCountsOut, KeySet, TicketOut
+from tickets.schemas import (
+    CheckInOut,
+    CheckInRequest,
+    DoorCountsOut,
+    KeySet,
+    TicketLine,
+    TicketOut,
+)
 
 router = APIRouter(tags=["tickets"])
 
@@ -43,6 +50,10 @@ async def ticket(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
         seats=issued.seats,
         holder=issued.holder,
         code=issued.code,
+        lines=[
+            TicketLine(ticket_type_id=type_id, quantity=quantity)
+            for type_id, quantity in issued.lines
+        ],
         qr_svg=tickets.qr_svg(issued.code),
     )
 

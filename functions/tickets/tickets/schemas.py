@@ -10,15 +10,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from ticketmania.web.params import MAX_ID
 
 
+class TicketLine(BaseModel):
+    ticket_type_id: int
+    quantity: int
+
+
 class TicketOut(BaseModel):
     booking_id: int
     event_id: int
     seats: int
     holder: str = Field(description="The name of the booking's owner")
     code: str = Field(
-        description="The signed code (Ed25519, base64url, 122 characters): what the "
-        "door scans; GET /tickets/keys verifies it offline"
+        description="The signed code (Ed25519, base64url; 136 characters for one "
+        "line, 14 more per further line): what the door scans; GET /tickets/keys "
+        "verifies it offline"
     )
+    lines: list[TicketLine] = Field(description="The order's types and quantities")
     qr_svg: str = Field(description="The code as a QR image, SVG markup")
 
 
@@ -49,10 +56,20 @@ class CheckInOut(BaseModel):
     checked_in_at: datetime
 
 
+class TypeCountsOut(BaseModel):
+    ticket_type_id: int
+    name: str
+    confirmed_seats: int
+    checked_in_seats: int
+
+
 class DoorCountsOut(BaseModel):
     confirmed_seats: int
     checked_in_seats: int
     bookings_checked_in: int
+    by_type: list[TypeCountsOut] = Field(
+        description="The same per ticket type (every type of the event, sold or not)"
+    )
 
 
 class KeySet(BaseModel):

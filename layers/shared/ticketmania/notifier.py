@@ -51,22 +51,32 @@ def booking_ids_of(message: outbox.Message) -> list[int]:
     raise ValueError(f"unknown topic {message.topic!r}")
 
 
-def tickets_of(message: outbox.Message) -> list[TicketImage]:
-    """A confirmation's ticket (its code and QR image), to carry in its e-mail."""
+def tickets_of(session: Session, message: outbox.Message) -> list[TicketImage]:
+    """A confirmation's ticket (its code, naming the order's lines, and its QR
+    image), to carry in its e-mail."""
     if message.topic != outbox.BOOKING_CONFIRMED:
         return []
     # Here, not at import: only the functions that send confirmations carry the
     # ticket layer (cryptography, segno).
     from ticketmania import tickets
+    from ticketmania.db import orders
 
     payload = message.payload
+    booking_id = int(payload["booking_id"])
+    lines = orders.ticket_lines(
+        session,
+        booking_id=booking_id,
+        event_id=int(payload["event_id"]),
+        seats=int(payload["seats_booked"]),
+    )
     code = tickets.sign(
         tickets.get_key_ring(),
         tickets.TicketClaims(
-            booking_id=int(payload["booking_id"]),
+            booking_id=booking_id,
             event_id=int(payload["event_id"]),
             seats=int(payload["seats_booked"]),
             issued_at=datetime.now(UTC),
+            lines=lines,
         ),
     )
     return [
@@ -89,7 +99,7 @@ def notify(
     claim once the mailbox took it; a failure leaves the rest for the retry."""
     recipients = notifications.recipients_of(session, booking_ids_of(message))
     session.commit()
-    images = tickets_of(message)
+    images = tickets_of(session, message)
     sent = 0
     for recipient in recipients:
         if not notifications.claim(

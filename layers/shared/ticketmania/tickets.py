@@ -12,8 +12,18 @@ A code is 91 bytes, written in unpadded base64url (122 characters):
     bytes 23-26   issued at    (Unix seconds, unsigned, big-endian)
     bytes 27-90   Ed25519 signature of bytes 0-26
 
-It says which booking, of which event, for how many seats, and when it was
-issued: no name, no e-mail. Keys come from TICKET_SIGNING_KEYS (several,
+Format 2 (what is signed now) is format 1's first 27 bytes (format 2), then
+the order's lines, then the signature of everything before it:
+
+    byte  27      line count N (1 to 20)
+    N x 10 bytes  ticket type id (unsigned 64-bit) and quantity (unsigned 16-bit)
+    64 bytes      Ed25519 signature of bytes 0 to 27 + 10 N
+
+(a one-line order's code is 102 bytes, 136 characters). Codes of format 1
+still verify, with no lines.
+
+It says which booking, of which event, for how many seats of which types, and
+when it was issued: no name, no e-mail. Keys come from TICKET_SIGNING_KEYS (several,
 comma-separated, each the 32-byte Ed25519 seed in base64url): the first signs,
 all verify; in AWS the value is an SSM SecureString (TICKET_SIGNING_KEYS_PARAMETER).
 They are never the JWT key. Signing and verifying are `cryptography`'s; the QR
@@ -43,10 +53,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from ticketmania.errors import InvalidTicket
 from ticketmania.settings import ConfigurationError, Settings, get_settings
 
-FORMAT = 1
+FORMAT = 2
 _PAYLOAD = struct.Struct(">B4sQQHI")
+_LINE = struct.Struct(">QH")
 _SIGNATURE_BYTES = 64
+# A code of format 1: no lines.
 CODE_BYTES = _PAYLOAD.size + _SIGNATURE_BYTES
+MAX_LINES = 20
 # Signs codes only in local mode when no key is given (sam local), so every
 # container agrees; refused outside local mode, as the JWT's development key is.
 LOCAL_DEVELOPMENT_SEED = hashlib.sha256(
@@ -60,6 +73,8 @@ class TicketClaims:
     event_id: int
     seats: int
     issued_at: datetime
+    # (ticket type id, quantity) of each line of the order; none in format 1.
+    lines: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +165,8 @@ def get_key_ring() -> KeyRing:
 
 
 def sign(ring: KeyRing, claims: TicketClaims) -> str:
+    if not 1 <= len(claims.lines) <= MAX_LINES:
+        raise ValueError("a ticket names 1 to 20 lines")
     payload = _PAYLOAD.pack(
         FORMAT,
         ring.signing_kid,
@@ -157,6 +174,9 @@ def sign(ring: KeyRing, claims: TicketClaims) -> str:
         claims.event_id,
         claims.seats,
         int(claims.issued_at.timestamp()),
+    )
+    payload += bytes([len(claims.lines)]) + b"".join(
+        _LINE.pack(type_id, quantity) for type_id, quantity in claims.lines
     )
     return _b64(payload + ring.signing.sign(payload))
 
@@ -168,12 +188,27 @@ def verify(ring: KeyRing, code: str) -> TicketClaims:
         raw = _unb64(code.strip())
     except (ValueError, binascii.Error):
         raise InvalidTicket() from None
-    if len(raw) != CODE_BYTES:
+    if len(raw) < CODE_BYTES:
         raise InvalidTicket()
-    payload, signature = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
-    version, kid, booking_id, event_id, seats, issued = _PAYLOAD.unpack(payload)
+    version = raw[0]
+    lines: tuple[tuple[int, int], ...] = ()
+    if version == 1 and len(raw) == CODE_BYTES:
+        signed_bytes = _PAYLOAD.size
+    elif version == FORMAT and len(raw) > CODE_BYTES:
+        count = raw[_PAYLOAD.size]
+        signed_bytes = _PAYLOAD.size + 1 + count * _LINE.size
+        if not 1 <= count <= MAX_LINES or len(raw) != signed_bytes + _SIGNATURE_BYTES:
+            raise InvalidTicket()
+        start = _PAYLOAD.size + 1
+        lines = tuple(
+            _LINE.unpack_from(raw, start + index * _LINE.size) for index in range(count)
+        )
+    else:
+        raise InvalidTicket()
+    payload, signature = raw[:signed_bytes], raw[signed_bytes:]
+    _, kid, booking_id, event_id, seats, issued = _PAYLOAD.unpack_from(payload)
     public = ring.verifying.get(kid)
-    if version != FORMAT or public is None:
+    if public is None:
         raise InvalidTicket()
     try:
         public.verify(signature, payload)
@@ -184,6 +219,7 @@ def verify(ring: KeyRing, code: str) -> TicketClaims:
         event_id=event_id,
         seats=seats,
         issued_at=datetime.fromtimestamp(issued, UTC),
+        lines=lines,
     )
 
 

@@ -126,10 +126,19 @@ def first_check_in(session: Session, booking_id: int) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class TypeCounts:
+    ticket_type_id: int
+    name: str
+    confirmed_seats: int
+    checked_in_seats: int
+
+
+@dataclass(frozen=True)
 class DoorCounts:
     confirmed_seats: int
     checked_in_seats: int
     bookings_checked_in: int
+    by_type: list[TypeCounts]
 
 
 _COUNTS = text(
@@ -142,12 +151,43 @@ _COUNTS = text(
 )
 
 
+# A booking checks in whole: each of its lines' quantities counts as in. A
+# booking with no line (made before types) counts as the default type's.
+_COUNTS_BY_TYPE = text(
+    """
+    WITH lines AS (
+      SELECT b.id, b.status, coalesce(l.ticket_type_id, d.id) AS ticket_type_id,
+             coalesce(l.quantity, b.seats_booked) AS quantity
+      FROM bookings AS b
+      LEFT JOIN order_lines AS l ON l.booking_id = b.id
+      LEFT JOIN ticket_types AS d ON d.event_id = b.event_id AND d.is_default
+                                 AND d.deleted_at IS NULL AND l.booking_id IS NULL
+      WHERE b.event_id = :event_id AND b.status = 'confirmed'
+    )
+    SELECT t.id, t.name,
+           coalesce(sum(lines.quantity), 0),
+           coalesce(sum(lines.quantity) FILTER (WHERE c.booking_id IS NOT NULL), 0)
+    FROM ticket_types AS t
+    LEFT JOIN lines ON lines.ticket_type_id = t.id
+    LEFT JOIN checkins AS c ON c.booking_id = lines.id
+    WHERE t.event_id = :event_id AND (t.deleted_at IS NULL OR lines.id IS NOT NULL)
+    GROUP BY t.id, t.name, t.position
+    ORDER BY t.position, t.id
+    """
+)
+
+
 def door_counts(session: Session, event_id: int) -> DoorCounts:
     confirmed, checked_in, bookings = session.execute(
         _COUNTS, {"event_id": event_id}
     ).one()
+    by_type = [
+        TypeCounts(int(row[0]), str(row[1]), int(row[2]), int(row[3]))
+        for row in session.execute(_COUNTS_BY_TYPE, {"event_id": event_id})
+    ]
     return DoorCounts(
         confirmed_seats=int(confirmed),
         checked_in_seats=int(checked_in),
         bookings_checked_in=int(bookings),
+        by_type=by_type,
     )

@@ -322,3 +322,20 @@ def lines_of(session: Session, booking_ids: list[int]) -> dict[int, list[Line]]:
     for row in session.execute(_LINES_OF, {"ids": booking_ids}):
         found[row[0]].append(Line(int(row[1]), int(row[2]), int(row[3] or 0)))
     return found
+
+
+def ticket_lines(
+    session: Session, *, booking_id: int, event_id: int, seats: int
+) -> tuple[tuple[int, int], ...]:
+    """(ticket type id, quantity) of each line, as a ticket code names them; a
+    booking made before types counts as its seats of the event's default type."""
+    from ticketmania.db import ticket_types
+
+    lines = tuple(
+        (line.ticket_type_id, line.quantity)
+        for line in lines_of(session, [booking_id])[booking_id]
+    )
+    if lines:
+        return lines
+    default = ticket_types.default_of(session, event_id)
+    return ((default.id if default is not None else 0, seats),)
