@@ -13,6 +13,8 @@ from tests.factories import (
     auth_header,
     book,
     create_event,
+    create_ticket_type,
+    order,
     seat_books,
     take_seats_directly,
     user_token,
@@ -172,13 +174,52 @@ def test_sales_report_counts_the_days_sales_and_cancellations(client, admin):
     content = report.read_text()
     rows = list(csv.DictReader(io.StringIO(content)))
     assert [
-        (row["title"], row["seats_sold"], row["cancellations"], row["seats_left"])
+        (
+            row["title"],
+            row["ticket_type"],
+            row["seats_sold"],
+            row["cancellations"],
+            row["seats_left"],
+        )
         for row in rows
-    ] == [("First", "5", "1", "17"), ("Second", "1", "0", "9")]
+    ] == [
+        ("First", "", "5", "1", "17"),
+        ("First", "Admission", "5", "1", ""),
+        ("Second", "", "1", "0", "9"),
+        ("Second", "Admission", "1", "0", ""),
+    ]
     run_job("sales-report", JobInput(day=today))
     assert report.read_text() == content  # the same file, written again
     yesterday = run_job("sales-report", JobInput(day=today - timedelta(days=1)))
     assert yesterday["events"] == 0
+
+
+def test_sales_report_has_a_row_per_ticket_type_with_its_revenue(client, admin):
+    event = create_event(client, admin, total_seats=20, currency="GBP")
+    vip = create_ticket_type(client, admin, event["id"], name="VIP", price_minor=5000)
+    std = create_ticket_type(client, admin, event["id"], name="Std", price_minor=1500)
+    _, token = user_token(client)
+    order(client, token, event["id"], [(vip["id"], 1), (std["id"], 2)])
+    order(client, token, event["id"], [(std["id"], 1)])
+    # A later price edit changes no sale's revenue.
+    client.patch(
+        f"/ticket-types/{std['id']}",
+        json={"price_minor": 1},
+        headers=auth_header(admin),
+    )
+    today = datetime.now(UTC).date()
+    run_job("sales-report", JobInput(day=today))
+    report = get_settings().ticketmania_data_dir / "reports" / f"sales-{today}.csv"
+    rows = list(csv.DictReader(io.StringIO(report.read_text())))
+    assert [
+        (row["ticket_type"], row["seats_sold"], row["currency"], row["revenue_minor"])
+        for row in rows
+    ] == [
+        ("", "4", "GBP", "9500"),
+        ("Admission", "0", "GBP", "0"),
+        ("VIP", "1", "GBP", "5000"),
+        ("Std", "3", "GBP", "4500"),
+    ]
 
 
 def test_sales_report_goes_to_the_bucket_when_one_is_named(
