@@ -13,8 +13,10 @@ from tests.factories import (
     auth_header,
     book,
     create_event,
+    create_quota,
     create_ticket_type,
     order,
+    quota_books,
     seat_books,
     take_seats_directly,
     user_token,
@@ -107,6 +109,31 @@ def test_reconcile_finds_drift_and_repairs_only_when_asked(client, admin, caplog
     books = seat_books(event["id"])
     assert books.available == books.total - books.confirmed == 47
     assert run_job("reconcile-seats", JobInput(repair=True))["drifts"] == []
+
+
+def test_reconcile_finds_and_repairs_a_quota_drift(client, admin):
+    event = create_event(client, admin, total_seats=50)
+    vip = create_ticket_type(client, admin, event["id"], name="VIP")
+    quota = create_quota(
+        client, admin, event["id"], size=10, ticket_type_ids=[vip["id"]]
+    )
+    _, token = user_token(client)
+    order(client, token, event["id"], [(vip["id"], 3)])
+    assert run_job("reconcile-seats")["quota_drifts"] == []
+    with get_engine().begin() as connection:  # seats gone with no order: drift
+        connection.execute(
+            text(
+                "UPDATE quota_shards SET available = available - 2 WHERE quota_id = :id"
+            ),
+            {"id": quota["id"]},
+        )
+    found = run_job("reconcile-seats")
+    assert [(d["quota_id"], d["unsold"], d["used"]) for d in found["quota_drifts"]] == [
+        (quota["id"], 5, 3)
+    ]
+    assert run_job("reconcile-seats", JobInput(repair=True))["repaired"] == 1
+    assert run_job("reconcile-seats")["quota_drifts"] == []
+    assert quota_books(event["id"])[0].unsold == 7
 
 
 def test_reconcile_finds_nothing_on_books_that_balance(client, admin):

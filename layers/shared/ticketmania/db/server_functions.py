@@ -37,12 +37,14 @@ PREFIX = "ticketmania_fn_"
 
 def kept_statements() -> tuple[str, ...]:
     """Every statement kept on the server: the one-statement transactions of the
-    booking path, the holds and the door."""
-    from ticketmania.db import bookings, checkins, holds
+    booking and order paths, the holds and the door."""
+    from ticketmania.db import bookings, checkins, holds, orders
 
     return (
         bookings.BOOK_FROM_ONE_SHARD,
         bookings.BOOK_FROM_SHARDS_IN_ORDER,
+        orders.ORDER_FROM_ONE_SHARD_EACH,
+        orders.ORDER_FROM_SHARDS_IN_ORDER,
         bookings.CANCEL_BOOKING,
         holds.CONFIRM_HOLD,
         checkins.CHECK_IN,

@@ -9,6 +9,11 @@ event's shards are locked (so no booking moves meanwhile) and rewritten from
 the bookings, and the users' counts with them. Each transaction takes an
 advisory lock, so two runs do not do the same work at once; were they to,
 rewriting an event from its bookings twice changes nothing.
+
+Quotas the same way: a quota that is not closed has size - what its
+confirmed orders and unsettled holds took (booking_quota_takes) in its
+shards; a difference is a quota drift (QuotaDrift), repaired by rewriting the
+quota's shards with the event's and the quota's shards locked.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from ticketmania.db import events as event_table
+from ticketmania.db import quotas as quota_table
 from ticketmania.db.engine import SessionOpener
 from ticketmania.observability import count, logger
 
@@ -80,6 +86,58 @@ _USERS_FROM_BOOKINGS = text(
 )
 
 
+@dataclass(frozen=True)
+class QuotaDrift:
+    quota_id: int
+    event_id: int
+    size: int
+    unsold: int
+    used: int
+
+
+_QUOTA_DRIFTS = text(
+    """
+    WITH books AS (
+      SELECT q.id, q.event_id, q.size,
+             (SELECT coalesce(sum(available), 0) FROM quota_shards s
+              WHERE s.quota_id = q.id) AS unsold,
+             (SELECT coalesce(bool_or(closed), false) FROM quota_shards s
+              WHERE s.quota_id = q.id) AS closed,
+             (SELECT coalesce(sum(k.seats), 0) FROM booking_quota_takes k
+              JOIN bookings b ON b.id = k.booking_id
+              WHERE k.quota_id = q.id AND b.status IN ('confirmed', 'held')) AS used
+      FROM quotas AS q JOIN events AS e ON e.id = q.event_id
+      WHERE e.cancelled_at IS NULL
+    )
+    SELECT id, event_id, size, unsold, used FROM books
+    WHERE NOT closed AND unsold <> size - used
+    ORDER BY id
+    """
+)
+
+
+def find_quota_drifts(session: Session) -> list[QuotaDrift]:
+    return [QuotaDrift(*row) for row in session.execute(_QUOTA_DRIFTS).all()]
+
+
+def repair_quota(session: Session, drift: QuotaDrift) -> None:
+    """Rewrite the quota's shards from what its orders took, with the event's
+    shards and the quota's locked (in the order every seat change takes)."""
+    event_table.lock_for_admin_write(session, drift.event_id)
+    event_table.lock_seats(session, drift.event_id)
+    quota = quota_table.get(session, drift.quota_id)
+    assert quota is not None  # quotas are never deleted
+    shards = quota_table.lock_shards(session, quota.id)
+    used = quota_table.used(session, quota.id)
+    quota_table.resize(
+        session,
+        quota,
+        size=max(quota.size, used),
+        used_seats=used,
+        is_closed=shards.is_closed,
+    )
+
+
 def find_drifts(session: Session) -> list[Drift]:
     return [Drift(*row) for row in session.execute(_DRIFTS).all()]
 
@@ -123,10 +181,15 @@ def reconcile_seats(open_session: SessionOpener, *, repair: bool) -> dict[str, o
             logger.info("reconcile-seats is running elsewhere: skipped")
             return {"skipped": True}
         drifts = find_drifts(session)
+        quota_drifts = find_quota_drifts(session)
     for drift in drifts:
         logger.warning("seat drift on an event", extra=asdict(drift))
     if drifts:
         count("SeatDrift", len(drifts))
+    for quota_drift in quota_drifts:
+        logger.warning("seat drift on a quota", extra=asdict(quota_drift))
+    if quota_drifts:
+        count("QuotaDrift", len(quota_drifts))
     if repair:
         for drift in drifts:
             with open_session() as session:
@@ -134,7 +197,16 @@ def reconcile_seats(open_session: SessionOpener, *, repair: bool) -> dict[str, o
                 repair_event(session, drift.event_id)
                 session.commit()
             logger.info("seat drift repaired", extra={"event_id": drift.event_id})
+        for quota_drift in quota_drifts:
+            with open_session() as session:
+                _wait_for_lock(session)
+                repair_quota(session, quota_drift)
+                session.commit()
+            logger.info(
+                "quota drift repaired", extra={"quota_id": quota_drift.quota_id}
+            )
     return {
         "drifts": [asdict(drift) for drift in drifts],
-        "repaired": len(drifts) if repair else 0,
+        "quota_drifts": [asdict(drift) for drift in quota_drifts],
+        "repaired": (len(drifts) + len(quota_drifts)) if repair else 0,
     }
