@@ -122,3 +122,48 @@ def test_broken_json_through_the_handler(handler, setup):
         ),
     )
     assert response.status == 422
+
+
+def test_orders_through_the_handler_and_its_samples(handler, client, setup):
+    """The order samples, on the container's one connection through the pooler:
+    an order of two types over a quota, its retry, its read and its cancel."""
+    from tests.factories import create_quota, create_ticket_type
+
+    admin, event, token = setup
+    vip = create_ticket_type(client, admin, event["id"], name="VIP", price_minor=900)
+    std = create_ticket_type(client, admin, event["id"], name="Std", price_minor=100)
+    create_quota(client, admin, event["id"], size=3, ticket_type_ids=[vip["id"]])
+    body = {
+        "event_id": event["id"],
+        "lines": [
+            {"ticket_type_id": vip["id"], "quantity": 2},
+            {"ticket_type_id": std["id"], "quantity": 1},
+        ],
+    }
+    sample = with_overrides(
+        load_event("http_api_orders_create"), token=token, body=body
+    )
+    sample["headers"]["idempotency-key"] = "order-sample-1"
+    first = invoke(handler, sample)
+    assert first.status == 201, first.json()
+    assert first.json()["total_minor"] == 1900
+    retry = invoke(handler, sample)
+    assert (retry.status, retry.json()) == (200, first.json())
+    order_id = str(first.json()["id"])
+    for name in ("http_api_orders_get", "http_api_orders_my"):
+        read = invoke(
+            handler,
+            with_overrides(
+                load_event(name), token=token, path_parameters={"id": order_id}
+            ),
+        )
+        assert read.status == 200, read.json()
+    cancelled = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_orders_cancel"),
+            token=token,
+            path_parameters={"id": order_id},
+        ),
+    )
+    assert cancelled.json()["status"] == "cancelled"

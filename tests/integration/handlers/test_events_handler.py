@@ -123,3 +123,75 @@ def test_bad_input_through_the_handler(handler, admin):
         load_event("http_api_events_get"), path_parameters={"id": "abc"}
     )
     assert invoke(handler, malformed).status == 422
+
+
+def test_ticket_types_and_quotas_through_the_handler_and_their_samples(
+    handler, client, admin
+):
+    from tests.factories import create_event
+
+    event = str(create_event(client, admin, total_seats=30)["id"])
+    created = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_ticket_types_create"),
+            token=admin,
+            path_parameters={"id": event},
+        ),
+    )
+    assert created.status == 201, created.json()
+    type_id = str(created.json()["id"])
+    listed = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_ticket_types_list"), path_parameters={"id": event}
+        ),
+    )
+    assert [t["name"] for t in listed.json()] == ["Admission", "VIP"]
+    patched = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_ticket_types_update"),
+            token=admin,
+            path_parameters={"id": type_id},
+        ),
+    )
+    assert patched.json()["price_minor"] == 4900
+    quota = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_quotas_create"),
+            token=admin,
+            path_parameters={"id": event},
+            body={"name": "Floor", "size": 20, "ticket_type_ids": [int(type_id)]},
+        ),
+    )
+    assert quota.status == 201, quota.json()
+    quota_id = str(quota.json()["id"])
+    for name in ("http_api_quotas_get", "http_api_quotas_update"):
+        answer = invoke(
+            handler,
+            with_overrides(
+                load_event(name), token=admin, path_parameters={"id": quota_id}
+            ),
+        )
+        assert answer.status == 200, answer.json()
+    assert answer.json()["size"] == 250
+    quotas = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_quotas_list"),
+            token=admin,
+            path_parameters={"id": event},
+        ),
+    )
+    assert [q["id"] for q in quotas.json()] == [int(quota_id)]
+    deleted = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_ticket_types_delete"),
+            token=admin,
+            path_parameters={"id": type_id},
+        ),
+    )
+    assert deleted.status == 204
