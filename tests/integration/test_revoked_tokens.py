@@ -26,6 +26,7 @@ PUBLIC = {
     ("GET", "/events"),
     ("GET", "/events/{id}"),
     ("GET", "/tickets/keys"),
+    ("GET", "/events/{id}/ticket-types"),
 }
 
 
@@ -73,6 +74,14 @@ def test_every_route_that_takes_a_token_refuses_a_revoked_one(client, revoked):
         ("PATCH", "/events/{id}"): {"title": "T"},
         ("POST", "/checkins"): {"code": "not even a code"},
         ("POST", "/events/{id}/waitlist"): {"seats": 1},
+        ("POST", "/orders"): {
+            "event_id": revoked["event"]["id"],
+            "lines": [{"ticket_type_id": 1, "quantity": 1}],
+        },
+        ("POST", "/events/{id}/ticket-types"): {"name": "VIP", "price_minor": 1},
+        ("PATCH", "/ticket-types/{id}"): {"price_minor": 2},
+        ("POST", "/events/{id}/quotas"): {"name": "Q", "size": 1, "ticket_type_ids": []},
+        ("PATCH", "/quotas/{id}"): {"size": 2},
         ("POST", "/auth/password"): {
             "current_password": "a new password",
             "new_password": "another password",

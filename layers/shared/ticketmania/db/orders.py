@@ -179,7 +179,7 @@ pick AS (
   WHERE EXISTS (SELECT 1 FROM taken)
   RETURNING id, user_id, event_id, seats_booked, status, created_at, cancelled_at,
             expires_at, ticket_type_id, unit_price_minor, total_minor, currency
-), order_lines AS (
+), lines_written AS (
   INSERT INTO booking_lines (booking_id, ticket_type_id, quantity, unit_price_minor)
   SELECT booking.id, lines.ticket_type_id, lines.quantity, lines.price_minor
   FROM booking, lines WHERE NOT EXISTS (SELECT 1 FROM one_line)
