@@ -281,7 +281,8 @@ def quota_books(event_id: int) -> list[QuotaBooks]:
 
 def assert_quotas_balance(event_id: int) -> list[QuotaBooks]:
     """For every quota: used <= size, and (unless closed) unsold = size - used;
-    each order's takes and lines agree with its seats."""
+    each order's lines agree with its seats and total, and each take is its
+    line's quantity."""
     books = quota_books(event_id)
     for quota in books:
         assert quota.used <= quota.size, quota
@@ -298,7 +299,9 @@ def assert_quotas_balance(event_id: int) -> list[QuotaBooks]:
                 "  OR b.total_minor <> (SELECT coalesce(sum(quantity * unit_price_minor), 0) "
                 "                       FROM order_lines l WHERE l.booking_id = b.id)"
                 "  OR EXISTS (SELECT 1 FROM booking_quota_takes k "
-                "             WHERE k.booking_id = b.id AND k.seats > b.seats_booked))"
+                "             WHERE k.booking_id = b.id AND k.seats IS DISTINCT FROM "
+                "             (SELECT l.quantity FROM order_lines l WHERE l.booking_id = b.id "
+                "              AND l.ticket_type_id = k.ticket_type_id)))"
             ),
             {"id": event_id},
         ).all()

@@ -80,7 +80,11 @@ def test_every_route_that_takes_a_token_refuses_a_revoked_one(client, revoked):
         },
         ("POST", "/events/{id}/ticket-types"): {"name": "VIP", "price_minor": 1},
         ("PATCH", "/ticket-types/{id}"): {"price_minor": 2},
-        ("POST", "/events/{id}/quotas"): {"name": "Q", "size": 1, "ticket_type_ids": []},
+        ("POST", "/events/{id}/quotas"): {
+            "name": "Q",
+            "size": 1,
+            "ticket_type_ids": [],
+        },
         ("PATCH", "/quotas/{id}"): {"size": 2},
         ("POST", "/auth/password"): {
             "current_password": "a new password",

@@ -403,15 +403,18 @@ CANCEL_BOOKING = """
       SELECT s.event_id, s.shard, s.available FROM seat_shards AS s JOIN target AS t
         ON s.event_id = t.event_id AND s.shard = mod(t.id, t.shard_count)
       FOR UPDATE OF s
+    ), taken AS (
+      SELECT quota_id, sum(seats) AS seats FROM booking_quota_takes
+      WHERE booking_id = :booking_id GROUP BY quota_id
     ), takes AS (
-      -- What the order took from quotas, their shards locked after the
-      -- event's, in quota order (db/orders.py): given back, unless closed.
-      SELECT s.quota_id, s.shard, s.available, s.closed, k.seats
-      FROM booking_quota_takes AS k
-      JOIN quotas AS q ON q.id = k.quota_id
-      JOIN quota_shards AS s ON s.quota_id = k.quota_id
-        AND s.shard = mod(k.booking_id, q.shard_count)
-      WHERE k.booking_id = :booking_id AND EXISTS (SELECT 1 FROM shard)
+      -- What the order's lines took from quotas, their shards locked after
+      -- the event's, in quota order (db/orders.py): given back, unless closed.
+      SELECT s.quota_id, s.shard, s.available, s.closed, taken.seats
+      FROM taken
+      JOIN quotas AS q ON q.id = taken.quota_id
+      JOIN quota_shards AS s ON s.quota_id = taken.quota_id
+        AND s.shard = mod(CAST(:booking_id AS bigint), q.shard_count)
+      WHERE EXISTS (SELECT 1 FROM shard)
       ORDER BY s.quota_id
       FOR UPDATE OF s
     ), cancelled AS (

@@ -180,8 +180,8 @@ _HOLD_FOR_OFFER = text(
       FROM kind
       RETURNING id, user_id, event_id, seats_booked
     ), takes AS (
-      INSERT INTO booking_quota_takes (booking_id, quota_id, seats)
-      SELECT hold.id, quota_id, hold.seats_booked
+      INSERT INTO booking_quota_takes (booking_id, ticket_type_id, quota_id, seats)
+      SELECT hold.id, CAST(:ticket_type_id AS bigint), quota_id, hold.seats_booked
       FROM hold, unnest(CAST(:quota_ids AS bigint[])) AS quota_id
     ), allowance AS (
       INSERT INTO user_event_seats AS u (user_id, event_id, seats)

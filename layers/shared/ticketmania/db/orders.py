@@ -12,7 +12,7 @@ Every other statement that locks quota shards holds the event's shards first
 (a cancellation one of them, a settlement all) or locks one quota's shards
 in order (a resize).
 
-What each order took from each quota is written down (booking_quota_takes),
+What each line of an order took from each quota is written down (booking_quota_takes),
 so seats go back to exactly those quotas, once, whatever the quotas' types
 are by then. A quota that closes when sold out has one shard; the order that
 empties it marks it closed, and it takes no seat back.
@@ -184,9 +184,10 @@ pick AS (
   SELECT booking.id, lines.ticket_type_id, lines.quantity, lines.price_minor
   FROM booking, lines WHERE NOT EXISTS (SELECT 1 FROM one_line)
 ), takes AS (
-  INSERT INTO booking_quota_takes (booking_id, quota_id, seats)
-  SELECT booking.id, quota_pick.quota_id, sum(quota_pick.seats)
-  FROM booking, quota_pick GROUP BY booking.id, quota_pick.quota_id
+  -- Per line: what `needs` summed, from the same rows of the same snapshot.
+  INSERT INTO booking_quota_takes (booking_id, ticket_type_id, quota_id, seats)
+  SELECT booking.id, lines.ticket_type_id, q.quota_id, lines.quantity
+  FROM booking, lines JOIN quota_ticket_types AS q ON q.ticket_type_id = lines.ticket_type_id
 ), key AS (
   INSERT INTO idempotency_keys (user_id, key, request_hash, booking_id)
   SELECT user_id, CAST(:key AS varchar), CAST(:request_hash AS varchar), id

@@ -3,8 +3,8 @@
 An event gains a currency and ticket types (each with a price in minor
 units); every event has a default type (price 0) that `POST /bookings` sells.
 Quotas count seats across types, in shards as the event's seats are; an
-order records what it took from each quota, so giving seats back never
-depends on the quota's types as they are now.
+order records what each of its lines took from each quota, so giving seats
+back never depends on the quota's types as they are now.
 
 An order is a bookings row: a one-line order keeps its line on the row
 (`ticket_type_id`, `unit_price_minor`), an order of several lines has them in
@@ -97,13 +97,14 @@ def upgrade() -> None:
           PRIMARY KEY (booking_id, ticket_type_id)
         );
 
-        -- What an order took from each quota other than the event's: given back
-        -- exactly, once, whatever the quota's types are by then.
+        -- What each line of an order took from each quota other than the
+        -- event's: given back exactly, once, whatever the quota's types are by then.
         CREATE TABLE booking_quota_takes (
           booking_id bigint NOT NULL REFERENCES bookings (id) ON DELETE RESTRICT,
+          ticket_type_id bigint NOT NULL,
           quota_id bigint NOT NULL REFERENCES quotas (id) ON DELETE RESTRICT,
           seats integer NOT NULL CONSTRAINT ck_booking_quota_takes_seats CHECK (seats >= 1),
-          PRIMARY KEY (booking_id, quota_id)
+          PRIMARY KEY (booking_id, ticket_type_id, quota_id)
         );
         CREATE INDEX ix_booking_quota_takes_quota_id ON booking_quota_takes (quota_id);
 
