@@ -183,9 +183,12 @@ def place_order(
         "now": now,
         "hold_seconds": hold_seconds,
     }
-    # The booking statement first for one line; the order statement for more,
-    # or once the booking statement said the type is not one it sells.
-    is_one_plain_line = len(lines) == 1
+    # The booking statement for POST /bookings (the default type, quota-free
+    # unless an admin put it in one); the order statement for POST /orders,
+    # whose types quotas usually count (trying the booking statement first
+    # cost those a second round trip), and once the booking statement said
+    # the type is not one it sells.
+    is_one_plain_line = len(lines) == 1 and lines[0].ticket_type_id == DEFAULT_TYPE
     general = [line for line in lines if line.ticket_type_id != DEFAULT_TYPE]
     short_line: int | None = None
 

@@ -225,7 +225,9 @@ SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
        (SELECT min(expires_at) FROM bookings WHERE event_id = :event_id
         AND status = 'held' AND expires_at > :now),
        (SELECT ok FROM sellable),
-       (SELECT min(line) FROM quota_left WHERE available < seats)
+       -- Only for a refusal: summing every shard of every quota costs.
+       CASE WHEN booking.id IS NULL
+            THEN (SELECT min(line) FROM quota_left WHERE available < seats) END
 FROM (SELECT 1) AS one
 LEFT JOIN booking ON true
 LEFT JOIN prior ON true
