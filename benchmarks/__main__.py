@@ -203,7 +203,7 @@ def main() -> int:
                 services,
                 user_min=bench_users[0],
                 clients=(16, 32),
-                rounds=1 if quick else 3,
+                rounds=1 if quick else 5,
                 seconds=2 if quick else 4,
             ),
         )

@@ -44,14 +44,23 @@ def _bookings(event_id: int, users: list[int]) -> list[tuple[int, int]]:
 
 def _codes(event_id: int, bookings: list[tuple[int, int]]) -> list[str]:
     from ticketmania import tickets
+    from ticketmania.db import ticket_types
+    from ticketmania.db.engine import open_session
 
     ring = tickets.get_key_ring()
     now = datetime.now(UTC)
+    with open_session() as session:
+        default = ticket_types.default_of(session, event_id)
+    assert default is not None  # the bench's events keep their default type
     return [
         tickets.sign(
             ring,
             tickets.TicketClaims(
-                booking_id=booking_id, event_id=event_id, seats=seats, issued_at=now
+                booking_id=booking_id,
+                event_id=event_id,
+                seats=seats,
+                issued_at=now,
+                lines=((default.id, seats),),
             ),
         )
         for booking_id, seats in bookings
