@@ -46,7 +46,7 @@ def as_orders(session: Session, bookings: list[Booking]) -> list[OrderOut]:
                 status=ORDER_STATUS.get(shown.status, shown.status),
                 currency=booking.currency,
                 total_minor=booking.total_minor,
-                refunded_minor=booking.refunded_minor,
+                refunded_minor=booking.refunded_minor or 0,
                 created_at=booking.created_at,
                 expires_at=booking.expires_at,
                 lines=[

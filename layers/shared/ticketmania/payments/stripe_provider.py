@@ -37,7 +37,7 @@ def verify_webhook(body: bytes, signature: str | None, secrets: list[str]) -> We
 
 
 def _event_of(event: Any) -> WebhookEvent:
-    data = event["data"]["object"]
+    data = event["data"]["object"].to_dict()
     is_payment = str(data.get("object", "")) == "payment_intent"
     return WebhookEvent(
         id=str(event["id"]),
@@ -63,7 +63,7 @@ class StripeProvider:
         idempotency_key: str,
         metadata: dict[str, str],
     ) -> ProviderPayment:
-        intent = self.client.payment_intents.create(
+        intent = self.client.v1.payment_intents.create(
             params={
                 "amount": amount_minor,
                 "currency": currency.lower(),
@@ -75,12 +75,12 @@ class StripeProvider:
         return _payment_of(intent)
 
     def retrieve(self, payment_id: str) -> ProviderPayment:
-        return _payment_of(self.client.payment_intents.retrieve(payment_id))
+        return _payment_of(self.client.v1.payment_intents.retrieve(payment_id))
 
     def refund(
         self, *, payment_id: str, amount_minor: int, idempotency_key: str
     ) -> ProviderRefund:
-        refund = self.client.refunds.create(
+        refund = self.client.v1.refunds.create(
             params={"payment_intent": payment_id, "amount": amount_minor},
             options={"idempotency_key": idempotency_key},
         )
