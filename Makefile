@@ -6,7 +6,7 @@ SAM_VENV := .venv-sam
 SAM_CLI_VERSION := 1.170.0
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: run test test-unit install sam-cli services lint typecheck bench validate build coldstart clean
+.PHONY: run test test-unit install sam-cli localstripe services lint typecheck bench validate build coldstart clean
 
 # Where `make run` serves: `make run PORT=8001 HOST=0.0.0.0 WORKERS=2`.
 HOST ?= 127.0.0.1
@@ -18,7 +18,7 @@ run: install
 	$(BIN)/ticketmania serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 ## test: set up, make sure Postgres and Redis can be had, run the whole suite
-test: install sam-cli services
+test: install sam-cli localstripe services
 	$(BIN)/pytest
 
 ## test-unit: the unit tier alone: no Postgres, no Redis, no network needed
@@ -29,7 +29,7 @@ install: $(VENV)/.installed
 
 # The first run downloads and installs every dependency (about a minute): it
 # says so, step by step, instead of leaving the terminal silent.
-$(VENV)/.installed: requirements.txt layers/shared/requirements.txt layers/shared/requirements-nodeps.txt layers/tickets/requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt layers/shared/requirements.txt layers/shared/requirements-nodeps.txt layers/tickets/requirements.txt layers/payments/requirements.txt pyproject.toml
 	@echo "make: setting up $(VENV) (once, or when a requirements file changes; about a minute)" >&2
 	$(PYTHON) -m venv $(VENV)
 	@echo "make: upgrading pip in $(VENV)" >&2
@@ -49,6 +49,18 @@ $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
 	@echo "make: installing the SAM CLI $(SAM_CLI_VERSION) and what it pins" >&2
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+	touch $@
+
+# localstripe (a fake Stripe API the tests run as a process of its own) pins its own
+# dependencies (aiohttp), so it gets a virtualenv of its own too.
+LOCALSTRIPE_VENV := .venv-localstripe
+LOCALSTRIPE_VERSION := 1.15.10
+localstripe: $(LOCALSTRIPE_VENV)/.installed
+
+$(LOCALSTRIPE_VENV)/.installed:
+	@echo "make: setting up $(LOCALSTRIPE_VENV) for localstripe, the tests' fake Stripe (once)" >&2
+	$(PYTHON) -m venv $(LOCALSTRIPE_VENV)
+	$(LOCALSTRIPE_VENV)/bin/pip install --quiet --disable-pip-version-check localstripe==$(LOCALSTRIPE_VERSION)
 	touch $@
 
 services:
@@ -83,4 +95,4 @@ coldstart: build install services
 	$(BIN)/python -m benchmarks.artefact --build-dir .aws-sam/build
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(SAM_VENV) $(LOCALSTRIPE_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache

@@ -210,6 +210,50 @@ def cmd_job(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pay(args: argparse.Namespace) -> int:
+    """Pay a pending order with the test provider: a `payment_intent.succeeded`
+    for its payment, signed as Stripe signs (with STRIPE_WEBHOOK_SECRET, or the
+    local development secret), sent to the running server's webhook."""
+    import uuid
+
+    import httpx
+
+    from ticketmania.db import payments as payment_table
+    from ticketmania.db.engine import open_session
+    from ticketmania.payments.test_provider import (
+        LOCAL_WEBHOOK_SECRET,
+        payment_succeeded_event,
+        sign_webhook,
+    )
+    from ticketmania.settings import get_settings
+
+    with local_environment(with_cache=False):
+        with open_session() as session:
+            payment = payment_table.of_booking(session, args.order_id)
+        secrets = get_settings().stripe_webhook_secret.get_secret_value()
+    if payment is None:
+        say(f"order {args.order_id} has no payment: POST /orders/{args.order_id}/payments first")
+        return 1
+    body = payment_succeeded_event(
+        event_id=f"evt_local_{uuid.uuid4().hex}",
+        payment_id=payment.provider_payment_id,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+    )
+    secret = secrets.split(",")[0].strip() or LOCAL_WEBHOOK_SECRET
+    answer = httpx.post(
+        f"{args.url.rstrip('/')}/payments/stripe/webhook",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "Stripe-Signature": sign_webhook(body, secret),
+        },
+        timeout=30,
+    )
+    print(answer.text)
+    return 0 if answer.status_code == 200 else 1
+
+
 def ask_password() -> str | None:
     """The password, typed twice without echo (read as two lines when not typed
     at a terminal); None when the two differ."""
@@ -448,6 +492,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="also set the password of an existing user",
     )
     admin.set_defaults(run=cmd_create_admin)
+
+    pay = commands.add_parser(
+        "pay",
+        help="pay a pending order as the test payment provider: send the running "
+        "server a signed payment_intent.succeeded for its payment",
+    )
+    pay.add_argument("order_id", type=int)
+    pay.add_argument("--url", default="http://127.0.0.1:8000", help="the server")
+    pay.set_defaults(run=cmd_pay)
 
     ticket_key = commands.add_parser(
         "ticket-key",

@@ -109,6 +109,8 @@ def container_environment(
             "MailFrom": "TicketMania <tickets@ticketmania.example>",
             "AWS::StackName": "ticketmania-test",
             "TicketSigningKeysParameterName": "unused",
+            "StripeSecretKeyParameterName": "unused",
+            "StripeWebhookSecretParameterName": "unused",
         },
     )
     # The key itself instead of its SSM parameter (moto's SSM is for the tests of that).
@@ -117,6 +119,11 @@ def container_environment(
     # Likewise the ticket key, for the functions that sign or check tickets.
     if environment.pop("TICKET_SIGNING_KEYS_PARAMETER", None) is not None:
         environment["TICKET_SIGNING_KEYS"] = ticket_key
+    # Likewise Stripe's keys, and the address of the tests' fake Stripe.
+    if environment.pop("STRIPE_SECRET_KEY_PARAMETER", None) is not None:
+        environment.pop("STRIPE_WEBHOOK_SECRET_PARAMETER", None)
+        for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE"):
+            environment[name] = os.environ[name]
     environment["TICKETMANIA_DATA_DIR"] = str(data_dir)
     environment["AWS_LAMBDA_FUNCTION_NAME"] = function_name
     return environment

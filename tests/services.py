@@ -287,3 +287,46 @@ def _unprivileged_user() -> str:
             continue
         return name
     raise RuntimeError("no unprivileged user to run pgbouncer as")
+
+
+LOCALSTRIPE_VENV = Path(__file__).resolve().parents[1] / ".venv-localstripe"
+# localstripe accepts any key that looks like a test key.
+LOCALSTRIPE_SECRET_KEY = "sk_test_ticketmania_local"
+
+
+@dataclass
+class LocalStripe:
+    """localstripe (a fake Stripe API from PyPI, in a virtualenv of its own,
+    `make localstripe`) on 127.0.0.1, owned by the tests: what the `stripe`
+    SDK talks to instead of api.stripe.com."""
+
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalStripe:
+        binary = LOCALSTRIPE_VENV / "bin" / "localstripe"
+        if not binary.exists():
+            raise RuntimeError("localstripe is not installed (make localstripe)")
+        self.process = subprocess.Popen(
+            [str(binary), "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"localstripe did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(5)
+            self.process = None

@@ -26,6 +26,8 @@ from sqlalchemy import text
 
 from tests.conftest import ROOT
 from tests.services import (
+    LOCALSTRIPE_SECRET_KEY,
+    LocalStripe,
     PgBouncer,
     RedisServer,
     TestDatabase,
@@ -38,6 +40,8 @@ from tests.services import (
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 # The tests' ticket signing key (an Ed25519 seed, base64url): never the JWT key.
 TEST_TICKET_KEY = "dGVzdC10aWNrZXQta2V5LXNlZWQtMzItYnl0ZXMhISE"
+# The tests' Stripe webhook signing secret (what Stripe calls the endpoint's secret).
+TEST_WEBHOOK_SECRET = "whsec_ticketmania_tests"
 # Every table the migrations made, but their own bookkeeping.
 _APP_TABLES = text(
     "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
@@ -57,9 +61,11 @@ def reset_cached_clients() -> None:
         get_engine().dispose()
     if get_cache.cache_info().currsize and get_cache().client is not None:
         get_cache().client.close()
+    from ticketmania.payments import get_provider
     from ticketmania.tickets import get_key_ring
 
     for cached in (
+        get_provider,
         get_settings,
         get_engine,
         _session_factory,
@@ -75,9 +81,11 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A database of its own on a real Postgres, and a private redis-server."""
     database: TestDatabase | None = None
     redis_server: RedisServer | None = None
+    stripe: LocalStripe | None = None
     try:
         database = find_postgres().create()
         redis_url, redis_server = find_redis()
+        stripe = LocalStripe().start()
     except Exception as exc:  # one clear line instead of a wall of errors
         pytest.exit(
             f"test services unavailable: {exc} (run `make services`)", returncode=3
@@ -100,6 +108,11 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             # pause a live Redis that long, which would open the breaker and turn
             # the cache and limits off mid-test. Outage tests use dead ports.
             "REDIS_TIMEOUT_SECONDS": "2",
+            # Payments through the real `stripe` SDK, against localstripe.
+            "PAYMENT_PROVIDER": "stripe",
+            "STRIPE_SECRET_KEY": LOCALSTRIPE_SECRET_KEY,
+            "STRIPE_WEBHOOK_SECRET": TEST_WEBHOOK_SECRET,
+            "STRIPE_API_BASE": stripe.url,
         }
     )
     os.environ.pop("SECRET_KEY_PARAMETER", None)
@@ -115,6 +128,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     database.drop()
     if redis_server is not None:
         redis_server.stop()
+    stripe.stop()
 
 
 @pytest.fixture(scope="session")

@@ -278,7 +278,8 @@ ALLOWED_409 = {
     "quota_resize": {"quota_below_used"},
     "retype": set(),
     "cancel": {"already_cancelled", "event_closed", "hold_expired"},
-    "confirm": {"hold_expired", "already_cancelled", "event_closed"},
+    # A priced order is confirmed by its payment alone.
+    "confirm": {"hold_expired", "already_cancelled", "event_closed", "payment_required"},
     "extend": {
         "hold_expired",
         "hold_extension_limit",
@@ -311,7 +312,12 @@ def apply_answers(model: Model, operations, answers) -> list[int]:
                 seats = body.get("seats_booked") or sum(
                     line["quantity"] for line in body["lines"]
                 )
-                model.bookings[body["id"]] = [user, seats, body["status"]]
+                # An order's answer names pending and paid what a booking's
+                # names held and confirmed.
+                status = {"pending": "held", "paid": "confirmed"}.get(
+                    body["status"], body["status"]
+                )
+                model.bookings[body["id"]] = [user, seats, status]
             elif status in (401, 404):
                 raise AssertionError((kind, details, status, body))
         elif kind in ("quota_resize", "retype"):

@@ -64,7 +64,8 @@ def test_an_order_of_several_lines_totals_at_the_prices_of_its_creation(client, 
     assert placed.status_code == 201, placed.text
     body = placed.json()
     assert body["currency"] == "SEK" and body["total_minor"] == 15000
-    assert body["status"] == "confirmed" and body["expires_at"] is None
+    # Priced: pending (its seats held) until its payment (test_payments.py).
+    assert body["status"] == "pending" and body["expires_at"] is not None
     assert sorted(
         (line["ticket_type_id"], line["quantity"]) for line in body["lines"]
     ) == [(vip["id"], 1), (std["id"], 2)]
@@ -105,7 +106,7 @@ def test_an_order_takes_from_every_quota_or_from_none(client, admin):
     placed = order(client, token, event["id"], [(std["id"], 2), (vip["id"], 2)])
     assert placed.status_code == 201, placed.text
     assert quota(client, admin, small["id"])["available"] == 0
-    assert quota(client, admin, both["id"])["confirmed"] == 4
+    assert quota(client, admin, both["id"])["held"] == 4  # pending, priced
     shown = types_of(client, event["id"])
     assert shown["VIP"]["available"] == 0 and shown["Std"]["available"] == 1
     assert client.get(f"/events/{event['id']}").json()["available_seats"] == 96
@@ -165,7 +166,7 @@ def test_nested_early_bird_closes_for_good_and_the_outer_quota_stays(client, adm
     client.post(f"/orders/{orders[0]['id']}/cancel", headers=auth_header(tokens[0]))
     after = quota(client, admin, inner["id"])
     assert (
-        after["closed"] is True and after["available"] == 0 and after["confirmed"] == 2
+        after["closed"] is True and after["available"] == 0 and after["held"] == 2
     )
     refused = order(client, tokens[0], event["id"], [(early["id"], 1)])
     assert (
@@ -230,14 +231,14 @@ def test_quota_resize_never_below_used_and_type_delete_only_unsold(client, admin
 
 def test_held_orders_confirm_extend_and_expire_back_into_their_quotas(client, admin):
     event = create_event(client, admin, total_seats=30)
-    vip = create_ticket_type(client, admin, event["id"], name="VIP", price_minor=5)
+    vip = create_ticket_type(client, admin, event["id"], name="VIP", price_minor=0)
     q = create_quota(client, admin, event["id"], size=4, ticket_type_ids=[vip["id"]])
     _, token = user_token(client)
     held = order(client, token, event["id"], [(vip["id"], 2)], hold=True).json()
-    assert held["status"] == "held" and held["expires_at"] is not None
+    assert held["status"] == "pending" and held["expires_at"] is not None
     assert quota(client, admin, q["id"])["held"] == 2
     confirmed = client.post(f"/orders/{held['id']}/confirm", headers=auth_header(token))
-    assert confirmed.json()["status"] == "confirmed"
+    assert confirmed.json()["status"] == "paid"
     assert quota(client, admin, q["id"])["confirmed"] == 2
     retry = order(client, token, event["id"], [(vip["id"], 1)], key="k1")
     same = order(client, token, event["id"], [(vip["id"], 1)], key="k1")
@@ -276,7 +277,7 @@ def test_a_waitlist_entry_for_a_type_is_offered_seats_of_it_from_its_quota(
     offer = client.get(
         f"/orders/{entry['booking_id']}", headers=auth_header(waiter)
     ).json()
-    assert offer["status"] == "held" and offer["total_minor"] == 700
+    assert offer["status"] == "pending" and offer["total_minor"] == 700
     assert offer["lines"] == [
         {"ticket_type_id": vip["id"], "quantity": 1, "unit_price_minor": 700}
     ]

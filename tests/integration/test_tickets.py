@@ -363,8 +363,9 @@ def test_an_orders_ticket_names_its_types_and_the_door_counts_them(
     from tests.factories import create_event, create_ticket_type, order, user_token
 
     event = create_event(client, admin, total_seats=20)
-    vip = create_ticket_type(client, admin, event["id"], name="VIP")
-    std = create_ticket_type(client, admin, event["id"], name="Std")
+    # Free types: the order is paid at once, so it has its ticket.
+    vip = create_ticket_type(client, admin, event["id"], name="VIP", price_minor=0)
+    std = create_ticket_type(client, admin, event["id"], name="Std", price_minor=0)
     _, token = user_token(client)
     placed = order(client, token, event["id"], [(vip["id"], 1), (std["id"], 2)]).json()
     ticket = client.get(f"/bookings/{placed['id']}/ticket", headers=auth_header(token))

@@ -21,6 +21,7 @@ from ticketmania.errors import (
     HoldExtensionLimit,
     NotFound,
     NotHeld,
+    PaymentRequired,
 )
 from ticketmania.observability import count, logger
 
@@ -43,6 +44,8 @@ def confirm_hold(
         return booking
     if booking.status == "confirmed":  # confirmed by a concurrent request
         return booking
+    if booking.total_minor > 0 and booking.status == "held" and not is_ended(booking, now):
+        raise PaymentRequired()
     event = event_table.get_event(session, event_id)
     if event is None or event.cancelled_at is not None or event.event_date <= now:
         raise EventClosed("The event is cancelled or has already started")

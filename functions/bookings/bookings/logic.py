@@ -109,7 +109,8 @@ def book_seats(
         idempotency_key=idempotency_key,
         max_seats_per_user=max_seats_per_user,
         booking_rate=booking_rate,
-        hold_seconds=hold_seconds if hold else None,
+        hold=hold,
+        hold_seconds=hold_seconds,
         offer_seconds=offer_seconds,
         now=now,
     )
@@ -142,7 +143,8 @@ def place_order(
     idempotency_key: str | None,
     max_seats_per_user: int,
     booking_rate: RateLimit,
-    hold_seconds: int | None,
+    hold: bool,
+    hold_seconds: int,
     offer_seconds: int,
     now: datetime,
 ) -> BookingOutcome:
@@ -181,6 +183,7 @@ def place_order(
         "idempotency_key": idempotency_key,
         "request_hash": digest if idempotency_key else None,
         "now": now,
+        "hold": hold,
         "hold_seconds": hold_seconds,
     }
     # The booking statement for POST /bookings (the default type, quota-free

@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 
 from bookings import holds, logic
 from bookings.routes import IdempotencyKey
-from bookings.schemas import BookingOut, OrderCreate, OrderLineOut, OrderOut
+from bookings.schemas import (
+    ORDER_STATUS,
+    BookingOut,
+    OrderCreate,
+    OrderLineOut,
+    OrderOut,
+)
 from ticketmania.cache import get_cache
 from ticketmania.db import orders as order_table
 from ticketmania.db.models import Booking
@@ -37,9 +43,10 @@ def as_orders(session: Session, bookings: list[Booking]) -> list[OrderOut]:
                 id=booking.id,
                 user_id=booking.user_id,
                 event_id=booking.event_id,
-                status=shown.status,
+                status=ORDER_STATUS.get(shown.status, shown.status),
                 currency=booking.currency,
                 total_minor=booking.total_minor,
+                refunded_minor=booking.refunded_minor or 0,
                 created_at=booking.created_at,
                 expires_at=booking.expires_at,
                 lines=[
@@ -100,7 +107,8 @@ async def create_order(
         idempotency_key=idempotency_key,
         max_seats_per_user=settings.max_seats_per_user_per_event,
         booking_rate=parsed(settings.rate_limit_booking),
-        hold_seconds=settings.hold_seconds if body.hold else None,
+        hold=body.hold,
+        hold_seconds=settings.hold_seconds,
         offer_seconds=settings.waitlist_offer_seconds,
         now=datetime.now(UTC),
     )

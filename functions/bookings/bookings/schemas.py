@@ -195,15 +195,23 @@ class OrderLineOut(BaseModel):
     unit_price_minor: int
 
 
+ORDER_STATUS = {"held": "pending", "confirmed": "paid"}
+
+
 class OrderOut(BaseModel):
     id: int
     user_id: int
     event_id: int
-    status: Literal["confirmed", "cancelled", "held", "expired"]
+    status: Literal["pending", "paid", "cancelled", "expired"] = Field(
+        description="pending: its seats held until expires_at (a priced order "
+        "until it is paid, or a hold); paid: confirmed (by its payment, or at "
+        "once when free)"
+    )
     currency: str
     total_minor: int = Field(
         description="The sum of quantity x unit price, at creation"
     )
+    refunded_minor: int = Field(description="Refunds decided, done or under way")
     created_at: datetime
     expires_at: datetime | None = Field(description="When a hold ends; null otherwise")
     lines: list[OrderLineOut]

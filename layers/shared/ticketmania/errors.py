@@ -27,7 +27,11 @@ AppError (status, code)
 │   ├── NotOnSale             409 not_on_sale (+ ticket_type_id)
 │   ├── TicketTypeInUse       409 ticket_type_in_use
 │   ├── QuotaBelowUsed        409 quota_below_used
-│   └── CurrencyLocked        409 currency_locked
+│   ├── CurrencyLocked        409 currency_locked
+│   ├── PaymentRequired       409 payment_required
+│   ├── NotPayable            409 not_payable
+│   └── RefundExceedsCaptured 409 refund_exceeds_captured
+├── InvalidSignature      400 invalid_signature
 ├── InvalidValue          422 validation_error (a value the database cannot store)
 ├── InvalidTicket         422 invalid_ticket
 ├── RateLimited           429 rate_limited (Retry-After)
@@ -221,6 +225,32 @@ class CurrencyLocked(Conflict):
     code, default_detail = (
         "currency_locked",
         "The event's currency cannot change once anything is sold",
+    )
+
+
+class PaymentRequired(Conflict):
+    code, default_detail = (
+        "payment_required",
+        "A priced order is confirmed by its payment: POST /orders/{id}/payments",
+    )
+
+
+class NotPayable(Conflict):
+    code, default_detail = "not_payable", "This order takes no payment now"
+
+
+class RefundExceedsCaptured(Conflict):
+    code, default_detail = (
+        "refund_exceeds_captured",
+        "Refunds cannot exceed what the payment captured",
+    )
+
+
+class InvalidSignature(AppError):
+    status, code, default_detail = (
+        400,
+        "invalid_signature",
+        "The webhook's signature is missing, wrong or too old",
     )
 
 

@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     # key; read only by the functions that issue or check tickets.
     ticket_signing_keys: SecretStr = SecretStr("")
     ticket_signing_keys_parameter: str = ""
+    # Payments: "stripe" (STRIPE_SECRET_KEY, or the SSM SecureString parameter
+    # that holds it), or "test" (no account, no network; refused in production).
+    # Empty: stripe where a key is given, else test outside production.
+    payment_provider: Literal["", "stripe", "test"] = ""
+    stripe_secret_key: SecretStr = SecretStr("")
+    stripe_secret_key_parameter: str = ""
+    # The webhook's signing secrets (comma-separated while rotating: any verifies).
+    stripe_webhook_secret: SecretStr = SecretStr("")
+    stripe_webhook_secret_parameter: str = ""
+    # Another Stripe API address (a local fake such as localstripe); empty: Stripe's.
+    stripe_api_base: str = ""
 
     access_token_expire_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     events_cache_ttl: int = Field(default=5, ge=0, le=3600)

@@ -143,8 +143,9 @@ _BOOK_AFTER_PICK = """
   INSERT INTO bookings (user_id, event_id, seats_booked, status, expires_at,
                         ticket_type_id, unit_price_minor, total_minor, currency)
   SELECT :user_id, :event_id, :seats,
-         CASE WHEN CAST(:hold AS boolean) THEN 'held' ELSE 'confirmed' END,
-         CASE WHEN CAST(:hold AS boolean)
+         -- A hold when asked for, and a priced order until it is paid.
+         CASE WHEN CAST(:hold AS boolean) OR kind.price_minor > 0 THEN 'held' ELSE 'confirmed' END,
+         CASE WHEN CAST(:hold AS boolean) OR kind.price_minor > 0
               THEN CAST(:now AS timestamptz)
                    + make_interval(secs => CAST(:hold_seconds AS double precision))
          END,
@@ -161,7 +162,7 @@ _BOOK_AFTER_PICK = """
   INSERT INTO outbox (topic, payload)
   SELECT CAST(:topic AS varchar), jsonb_build_object('booking_id', id, 'user_id', user_id,
     'event_id', event_id, 'seats_booked', seats_booked)
-  FROM booking WHERE NOT CAST(:hold AS boolean)  -- a hold's e-mail waits for its confirmation
+  FROM booking WHERE status = 'confirmed'  -- a hold's e-mail waits for its confirmation
 )
 SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
        booking.status, booking.created_at, booking.cancelled_at, booking.expires_at,
@@ -263,15 +264,17 @@ def book(
     idempotency_key: str | None,
     request_hash: str | None,
     now: datetime,
-    hold_seconds: int | None = None,
+    hold: bool = False,
+    hold_seconds: int = 0,
     ticket_type_id: int | None = None,
 ) -> BookingAttempt:
     """Book seats in one statement that is its own transaction: take them from
     the shards (one shard, skipping busy ones; or, with `wait`, as many shards as
     it takes, in order), count them against the user's cap, write the booking,
     its key and its outbox message. Writes nothing when any guard fails. With
-    `hold_seconds`, the booking is a hold ending that long after `now`, and its
-    e-mail waits for its confirmation.
+    `hold`, or when the type has a price (it is paid for first), the booking
+    is a hold ending `hold_seconds` after `now`, and its e-mail waits for its
+    confirmation.
 
     Runs on a pooled connection of its own (`run_alone`): the session must not
     hold one.
@@ -286,8 +289,8 @@ def book(
         "request_hash": request_hash,
         "topic": outbox.BOOKING_CONFIRMED,
         "now": now,
-        "hold": hold_seconds is not None,
-        "hold_seconds": hold_seconds or 0,
+        "hold": hold,
+        "hold_seconds": hold_seconds,
         "ticket_type_id": ticket_type_id,
     }
     statement = BOOK_FROM_SHARDS_IN_ORDER if wait else BOOK_FROM_ONE_SHARD

@@ -24,6 +24,7 @@ CONFIRM_HOLD = """
       UPDATE bookings AS b SET status = 'confirmed', expires_at = NULL
       FROM events AS e
       WHERE b.id = :booking_id AND b.status = 'held' AND b.expires_at > :now
+        AND b.total_minor = 0  -- a priced order is confirmed by its payment alone
         AND e.id = b.event_id AND e.cancelled_at IS NULL AND e.event_date > :now
       RETURNING b.id, b.user_id, b.event_id, b.seats_booked
     ), accepted AS (

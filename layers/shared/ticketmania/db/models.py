@@ -255,6 +255,10 @@ class Booking(Base):
     # A one-line order's line (an order of several has them in booking_lines).
     ticket_type_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     unit_price_minor: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Refunds decided for the order (done, or under way).
+    refunded_minor: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, server_default="0"
+    )
 
 
 class WaitlistEntry(Base):

@@ -168,8 +168,9 @@ pick AS (
   INSERT INTO bookings (user_id, event_id, seats_booked, status, expires_at,
                         ticket_type_id, unit_price_minor, total_minor, currency)
   SELECT :user_id, :event_id, :seats,
-         CASE WHEN CAST(:hold AS boolean) THEN 'held' ELSE 'confirmed' END,
-         CASE WHEN CAST(:hold AS boolean)
+         -- A hold when asked for, and a priced order until it is paid.
+         CASE WHEN CAST(:hold AS boolean) OR (SELECT sum(quantity * price_minor) FROM lines) > 0 THEN 'held' ELSE 'confirmed' END,
+         CASE WHEN CAST(:hold AS boolean) OR (SELECT sum(quantity * price_minor) FROM lines) > 0
               THEN CAST(:now AS timestamptz)
                    + make_interval(secs => CAST(:hold_seconds AS double precision))
          END,
@@ -196,7 +197,7 @@ pick AS (
   INSERT INTO outbox (topic, payload)
   SELECT CAST(:topic AS varchar), jsonb_build_object('booking_id', id, 'user_id', user_id,
     'event_id', event_id, 'seats_booked', seats_booked)
-  FROM booking WHERE NOT CAST(:hold AS boolean)
+  FROM booking WHERE status = 'confirmed'
 ), quota_left AS (
   -- Read without locks, for the answer only: the first line whose quota lacks seats.
   SELECT needs.line, needs.seats,
@@ -271,7 +272,8 @@ def place(
     idempotency_key: str | None,
     request_hash: str | None,
     now: datetime,
-    hold_seconds: int | None = None,
+    hold: bool = False,
+    hold_seconds: int = 0,
 ) -> OrderAttempt:
     """Place an order in one statement that is its own transaction (see the
     module's doc); writes nothing when any guard fails. Runs on a pooled
@@ -288,8 +290,8 @@ def place(
         "request_hash": request_hash,
         "topic": outbox.BOOKING_CONFIRMED,
         "now": now,
-        "hold": hold_seconds is not None,
-        "hold_seconds": hold_seconds or 0,
+        "hold": hold,
+        "hold_seconds": hold_seconds,
     }
     statement = ORDER_FROM_SHARDS_IN_ORDER if wait else ORDER_FROM_ONE_SHARD_EACH
     try:

@@ -73,6 +73,32 @@ def _report_writer() -> ReportWriter:
     )
 
 
+def _recover_payments(now: datetime) -> int:
+    """Ask the provider about the open payments of ended holds (none: no call,
+    and the payment code is not even imported)."""
+    from ticketmania.db import payments as payment_table
+
+    with open_job_session() as session:
+        if not payment_table.open_on_ended_holds(session, now=now):
+            return 0
+    from ticketmania.payments import get_provider
+    from ticketmania.payments.settlement import recover_successes
+
+    return recover_successes(open_job_session, get_provider(), now=now)
+
+
+def _refund_pending() -> dict[str, int]:
+    from ticketmania.db import payments as payment_table
+
+    with open_job_session() as session:
+        if not payment_table.has_refund_work(session):
+            return {"refunded": 0}
+    from ticketmania.payments import get_provider
+    from ticketmania.payments.settlement import refund_pending
+
+    return {"refunded": refund_pending(open_job_session, get_provider())}
+
+
 def _yesterday() -> date:
     return (datetime.now(UTC) - timedelta(days=1)).date()
 
@@ -93,7 +119,13 @@ JOBS = {
                 get_cache(),
                 offer_seconds=get_settings().waitlist_offer_seconds,
                 sweep_seconds=given.sweep_seconds,
+                before_settling=_recover_payments,
             ),
+        ),
+        Job(
+            "refund-pending",
+            every_seconds=60,
+            run=lambda given: _refund_pending(),
         ),
         Job(
             "reconcile-seats",

@@ -1,0 +1,197 @@
+"""Payment rules as plain functions, handed a session, a provider and a clock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from payments.schemas import PaymentOut, RefundOut
+from ticketmania.booking_access import visible_booking
+from ticketmania.db import payments as payment_table
+from ticketmania.db.models import User
+from ticketmania.errors import (
+    Conflict,
+    HoldExpired,
+    IdempotencyMismatch,
+    InvalidSignature,
+    NotFound,
+    NotPayable,
+    RefundExceedsCaptured,
+)
+from ticketmania.observability import count, logger
+from ticketmania.payments import settlement
+from ticketmania.payments.provider import InvalidWebhook, PaymentProvider
+
+
+@dataclass(frozen=True)
+class Started:
+    payment: PaymentOut
+    is_new: bool
+
+
+def _shown(payment: payment_table.Payment, client_secret: str | None) -> PaymentOut:
+    return PaymentOut(
+        id=payment.id,
+        order_id=payment.booking_id,
+        provider=payment.provider,
+        status="succeeded" if payment.status == "succeeded" else "open",
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        client_secret=client_secret,
+    )
+
+
+def start_payment(
+    session: Session,
+    provider: PaymentProvider,
+    *,
+    order_id: int,
+    user: User,
+    provider_name: str,
+    now: datetime,
+) -> Started:
+    """The order's one payment at the provider: made once, under the order's
+    lock, with an idempotency key of the order's (a repeat, or a request racing
+    this one, gets the same payment)."""
+    logger.append_keys(booking_id=order_id)
+    booking = visible_booking(session, order_id, user)
+    if booking.user_id != user.id:  # its owner pays, not an admin
+        raise NotFound("Booking not found")
+    if provider_name != provider.name:
+        raise NotPayable(f"Payments go through {provider.name} here")
+    payment_table.lock_booking(session, order_id)
+    session.refresh(booking)
+    existing = payment_table.of_booking(session, order_id)
+    if existing is not None:
+        found = provider.retrieve(existing.provider_payment_id)
+        return Started(_shown(existing, found.client_secret), is_new=False)
+    if booking.total_minor == 0:
+        raise NotPayable("A free order needs no payment")
+    if booking.status == "confirmed":
+        raise NotPayable("The order is paid")
+    if booking.status != "held" or (
+        booking.expires_at is not None and booking.expires_at <= now
+    ):
+        if booking.status == "cancelled":
+            raise Conflict("The order is cancelled")
+        raise HoldExpired("The order's hold has ended: its seats are released")
+    made = provider.create(
+        amount_minor=booking.total_minor,
+        currency=booking.currency,
+        idempotency_key=f"ticketmania-order-{order_id}",
+        metadata={"order_id": str(order_id)},
+    )
+    payment = payment_table.insert(
+        session,
+        booking_id=order_id,
+        provider=provider.name,
+        provider_payment_id=made.id,
+        amount_minor=booking.total_minor,
+        currency=booking.currency,
+    )
+    session.commit()
+    count("PaymentsStarted")
+    return Started(_shown(payment, made.client_secret), is_new=True)
+
+
+def take_webhook(
+    session: Session,
+    provider: PaymentProvider,
+    *,
+    body: bytes,
+    signature: str | None,
+    now: datetime,
+) -> bool:
+    """Verify the event and let it take effect once: the row keyed by its id is
+    written in the same transaction as what it does. True: it took effect now."""
+    try:
+        event = provider.parse_webhook(body, signature)
+    except InvalidWebhook:
+        count("WebhooksRefused")
+        raise InvalidSignature() from None
+    logger.append_keys(provider_event_id=event.id)
+    refunds: list[int] = []
+    if event.type == "payment_intent.succeeded" and event.payment_id is not None:
+        payment = payment_table.by_provider_id(session, provider.name, event.payment_id)
+        if payment is not None:
+            logger.append_keys(booking_id=payment.booking_id)
+            payment_table.lock_booking(session, payment.booking_id)
+            payment = payment_table.by_provider_id(
+                session, provider.name, event.payment_id
+            )
+    else:
+        payment = None
+    if not payment_table.record_event(
+        session, provider=provider.name, event_id=event.id, event_type=event.type
+    ):
+        session.rollback()
+        return False
+    if payment is not None:
+        refunds = settlement.apply_success(
+            session, payment, amount_minor=event.amount_minor, now=now
+        )
+    session.commit()
+    settlement.carry_out(session, provider, refunds)
+    return True
+
+
+def _refund_hash(order_id: int, amount_minor: int) -> str:
+    canonical = json.dumps({"order_id": order_id, "amount_minor": amount_minor})
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def refund(
+    session: Session,
+    provider: PaymentProvider,
+    *,
+    order_id: int,
+    amount_minor: int,
+    admin: User,
+    idempotency_key: str | None,
+) -> tuple[RefundOut, bool]:
+    """Refund part or all of what the order's payment captured, never more
+    (counting every refund decided); the same Idempotency-Key refunds once."""
+    logger.append_keys(booking_id=order_id)
+    digest = _refund_hash(order_id, amount_minor)
+    if idempotency_key is not None:
+        prior = payment_table.prior_refund(
+            session, requested_by=admin.id, key=idempotency_key
+        )
+        if prior is not None:
+            if prior.request_hash != digest:
+                raise IdempotencyMismatch()
+            return _refund_out(prior, order_id), False
+    if payment_table.lock_booking(session, order_id) is None:
+        raise NotFound("Order not found")
+    payment = payment_table.of_booking(session, order_id, lock=True)
+    if payment is None or payment.status != "succeeded":
+        raise NotPayable("The order has no captured payment to refund")
+    left = payment.captured_minor - payment_table.refunded(session, payment.id)
+    if amount_minor > left:
+        raise RefundExceedsCaptured(f"At most {left} can be refunded")
+    refund_id = payment_table.add_refund(
+        session,
+        payment,
+        amount_minor=amount_minor,
+        reason="admin",
+        requested_by=admin.id,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+    )
+    session.commit()
+    settlement.carry_out(session, provider, [refund_id])
+    return _refund_out(payment_table.get_refund(session, refund_id), order_id), True
+
+
+def _refund_out(refund: payment_table.Refund, order_id: int) -> RefundOut:
+    return RefundOut(
+        id=refund.id,
+        order_id=order_id,
+        amount_minor=refund.amount_minor,
+        status="succeeded" if refund.status == "succeeded" else "pending",
+        reason=refund.reason,
+    )

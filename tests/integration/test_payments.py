@@ -1,0 +1,305 @@
+"""Payments through the real `stripe` SDK against localstripe (a fake Stripe
+API on 127.0.0.1), with webhooks signed by Stripe's scheme."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+import warnings
+
+import pytest
+import stripe
+from sqlalchemy import text
+
+from tests.factories import (
+    auth_header,
+    create_event,
+    create_ticket_type,
+    order,
+    user_token,
+)
+from tests.integration.conftest import TEST_WEBHOOK_SECRET
+from tests.integration.test_races import released_together
+from ticketmania.db.engine import get_engine
+from ticketmania.jobs import run_job
+from ticketmania.payments.test_provider import payment_succeeded_event, sign_webhook
+
+PRICE = 1500
+
+
+def stripe_client() -> stripe.StripeClient:
+    return stripe.StripeClient(
+        os.environ["STRIPE_SECRET_KEY"],
+        base_addresses={"api": os.environ["STRIPE_API_BASE"]},
+    )
+
+
+def buyer_pays(payment_id: str) -> None:
+    """What Stripe.js does in the buyer's browser: a card, then confirm."""
+    client = stripe_client()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        card = client.v1.payment_methods.create(
+            params={
+                "type": "card",
+                "card": {
+                    "number": "4242424242424242",
+                    "exp_month": 12,
+                    "exp_year": 2035,
+                    "cvc": "123",
+                },
+            }
+        )
+        client.v1.payment_intents.update(payment_id, params={"payment_method": card.id})
+        client.v1.payment_intents.confirm(payment_id)
+
+
+def provider_payment_id(order_id: int) -> str:
+    with get_engine().connect() as connection:
+        return str(
+            connection.scalar(
+                text("SELECT provider_payment_id FROM payments WHERE booking_id = :id"),
+                {"id": order_id},
+            )
+        )
+
+
+def webhook(
+    client, payment_id: str, *, event_id: str | None = None, secret=TEST_WEBHOOK_SECRET,
+    timestamp: int | None = None, amount: int = PRICE,
+):
+    body = payment_succeeded_event(
+        event_id=event_id or f"evt_{uuid.uuid4().hex}",
+        payment_id=payment_id,
+        amount_minor=amount,
+        currency="EUR",
+    )
+    return body, {"Stripe-Signature": sign_webhook(body, secret, timestamp=timestamp)}
+
+
+def post_webhook(client, body, headers):
+    return client.post(
+        "/payments/stripe/webhook",
+        content=body,
+        headers={**headers, "Content-Type": "application/json"},
+    )
+
+
+@pytest.fixture
+def priced(client, admin):
+    event = create_event(client, admin, total_seats=20)
+    kind = create_ticket_type(client, admin, event["id"], name="Seat", price_minor=PRICE)
+    _, token = user_token(client)
+    placed = order(client, token, event["id"], [(kind["id"], 1)])
+    assert placed.status_code == 201, placed.text
+    return {"event": event, "type": kind, "token": token, "order": placed.json()}
+
+
+def order_of(client, priced):
+    return client.get(
+        f"/orders/{priced['order']['id']}", headers=auth_header(priced["token"])
+    ).json()
+
+
+def start(client, priced):
+    return client.post(
+        f"/orders/{priced['order']['id']}/payments",
+        json={"provider": "stripe"},
+        headers=auth_header(priced["token"]),
+    )
+
+
+def test_a_priced_order_is_pending_until_its_payment_succeeds(client, priced):
+    assert priced["order"]["status"] == "pending"
+    assert priced["order"]["expires_at"] is not None
+    confirm = client.post(
+        f"/orders/{priced['order']['id']}/confirm", headers=auth_header(priced["token"])
+    )
+    assert confirm.json()["code"] == "payment_required"
+    first = start(client, priced)
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert (body["amount_minor"], body["currency"], body["status"]) == (PRICE, "EUR", "open")
+    assert body["client_secret"]
+    again = start(client, priced)
+    assert again.status_code == 200 and again.json()["id"] == body["id"]
+    payment_id = provider_payment_id(priced["order"]["id"])
+    buyer_pays(payment_id)
+    answer = post_webhook(client, *webhook(client, payment_id))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["took_effect"] is True
+    paid = order_of(client, priced)
+    assert paid["status"] == "paid" and paid["expires_at"] is None
+    ticket = client.get(
+        f"/bookings/{priced['order']['id']}/ticket", headers=auth_header(priced["token"])
+    )
+    assert ticket.status_code == 200
+
+
+def test_a_free_order_is_paid_at_once_and_takes_no_payment(client, admin):
+    event = create_event(client, admin, total_seats=5)
+    _, token = user_token(client)
+    (default,) = client.get(f"/events/{event['id']}/ticket-types").json()
+    placed = order(client, token, event["id"], [(default["id"], 1)]).json()
+    assert placed["status"] == "paid"
+    refused = client.post(
+        f"/orders/{placed['id']}/payments", json={"provider": "stripe"},
+        headers=auth_header(token),
+    )
+    assert refused.json()["code"] == "not_payable"
+
+
+@pytest.mark.parametrize("how", ["forged", "stale", "missing", "other secret"])
+def test_a_webhook_not_signed_by_stripe_changes_nothing(client, priced, how):
+    start(client, priced)
+    payment_id = provider_payment_id(priced["order"]["id"])
+    body, headers = webhook(client, payment_id)
+    if how == "forged":
+        body = body.replace(b'"amount": 1500', b'"amount": 1')
+    elif how == "stale":
+        body, headers = webhook(client, payment_id, timestamp=int(time.time()) - 400)
+    elif how == "missing":
+        headers = {}
+    else:
+        body, headers = webhook(client, payment_id, secret="whsec_someone_else")
+    answer = post_webhook(client, body, headers)
+    assert (answer.status_code, answer.json()["code"]) == (400, "invalid_signature")
+    assert order_of(client, priced)["status"] == "pending"
+
+
+def test_rotating_secrets_both_verify(client, priced, monkeypatch):
+    from ticketmania.payments import get_provider
+    from ticketmania.settings import get_settings
+
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", f"whsec_new_one,{TEST_WEBHOOK_SECRET}")
+    get_settings.cache_clear()
+    get_provider.cache_clear()
+    try:
+        start(client, priced)
+        payment_id = provider_payment_id(priced["order"]["id"])
+        answer = post_webhook(client, *webhook(client, payment_id, secret="whsec_new_one"))
+        assert answer.status_code == 200, answer.text
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        get_provider.cache_clear()
+
+
+def test_the_same_event_delivered_ten_times_at_once_takes_effect_once(
+    client, priced, live_server
+):
+    start(client, priced)
+    payment_id = provider_payment_id(priced["order"]["id"])
+    body, headers = webhook(client, payment_id)
+
+    def deliver(http):
+        answer = http.post(
+            "/payments/stripe/webhook",
+            content=body,
+            headers={**headers, "Content-Type": "application/json"},
+        )
+        return answer.status_code, answer.json()
+
+    answers = released_together(live_server, [deliver] * 10)
+    assert [status for status, _ in answers] == [200] * 10, answers
+    assert sum(1 for _, body in answers if body["took_effect"]) == 1
+    with get_engine().connect() as connection:
+        confirmations = connection.scalar(
+            text(
+                "SELECT count(*) FROM outbox WHERE topic = 'booking.confirmed' "
+                "AND payload->>'booking_id' = CAST(:id AS text)"
+            ),
+            {"id": priced["order"]["id"]},
+        )
+    assert confirmations == 1
+    assert order_of(client, priced)["status"] == "paid"
+
+
+def end_hold(order_id: int) -> None:
+    with get_engine().begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE bookings SET expires_at = now() - interval '1 second', "
+                "created_at = created_at - interval '1 hour' WHERE id = :id"
+            ),
+            {"id": order_id},
+        )
+
+
+def test_a_success_after_the_hold_was_let_go_is_refunded_in_full(client, priced):
+    start(client, priced)
+    payment_id = provider_payment_id(priced["order"]["id"])
+    buyer_pays(payment_id)
+    end_hold(priced["order"]["id"])
+    # Settled by a booking that needed the seats, say: asked nobody.
+    from ticketmania import seat_release
+    from ticketmania.db.engine import open_session
+    from datetime import UTC, datetime
+
+    with open_session() as session:
+        seat_release.settle(
+            session, priced["event"]["id"], now=datetime.now(UTC), offer_seconds=60
+        )
+        session.commit()
+    answer = post_webhook(client, *webhook(client, payment_id))
+    assert answer.status_code == 200
+    gone = order_of(client, priced)
+    assert gone["status"] == "expired" and gone["refunded_minor"] == PRICE
+    with get_engine().connect() as connection:
+        status = connection.scalar(
+            text(
+                "SELECT r.status FROM refunds r JOIN payments p ON p.id = r.payment_id "
+                "WHERE p.booking_id = :id"
+            ),
+            {"id": priced["order"]["id"]},
+        )
+    assert status == "succeeded"
+
+
+def test_a_lost_webhook_is_recovered_before_the_hold_is_let_go(client, priced):
+    start(client, priced)
+    payment_id = provider_payment_id(priced["order"]["id"])
+    buyer_pays(payment_id)  # its webhook never arrives
+    end_hold(priced["order"]["id"])
+    outcome = run_job("expire-holds")
+    assert outcome["paid_before_expiry"] == 1
+    assert order_of(client, priced)["status"] == "paid"
+
+
+def test_refunds_never_exceed_the_capture_and_a_key_refunds_once(client, admin, priced):
+    start(client, priced)
+    payment_id = provider_payment_id(priced["order"]["id"])
+    buyer_pays(payment_id)
+    post_webhook(client, *webhook(client, payment_id))
+    url = f"/orders/{priced['order']['id']}/refunds"
+    headers = {**auth_header(admin), "Idempotency-Key": "refund-1"}
+    first = client.post(url, json={"amount_minor": 500}, headers=headers)
+    assert first.status_code == 201, first.text
+    assert first.json()["status"] == "succeeded"
+    again = client.post(url, json={"amount_minor": 500}, headers=headers)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    other = client.post(url, json={"amount_minor": 400}, headers=headers)
+    assert other.json()["code"] == "idempotency_mismatch"
+    over = client.post(url, json={"amount_minor": 1001}, headers=auth_header(admin))
+    assert over.json()["code"] == "refund_exceeds_captured"
+    assert order_of(client, priced)["refunded_minor"] == 500
+
+
+def test_cancelling_a_paid_order_refunds_the_rest(client, admin, priced):
+    start(client, priced)
+    payment_id = provider_payment_id(priced["order"]["id"])
+    buyer_pays(payment_id)
+    post_webhook(client, *webhook(client, payment_id))
+    client.post(
+        f"/orders/{priced['order']['id']}/refunds",
+        json={"amount_minor": 300},
+        headers=auth_header(admin),
+    )
+    cancelled = client.post(
+        f"/orders/{priced['order']['id']}/cancel", headers=auth_header(priced["token"])
+    )
+    assert cancelled.json()["status"] == "cancelled"
+    assert run_job("refund-pending") == {"refunded": 1}
+    assert order_of(client, priced)["refunded_minor"] == PRICE
+    assert run_job("refund-pending") == {"refunded": 0}
