@@ -232,7 +232,9 @@ def cmd_pay(args: argparse.Namespace) -> int:
             payment = payment_table.of_booking(session, args.order_id)
         secrets = get_settings().stripe_webhook_secret.get_secret_value()
     if payment is None:
-        say(f"order {args.order_id} has no payment: POST /orders/{args.order_id}/payments first")
+        say(
+            f"order {args.order_id} has no payment: POST /orders/{args.order_id}/payments first"
+        )
         return 1
     body = payment_succeeded_event(
         event_id=f"evt_local_{uuid.uuid4().hex}",

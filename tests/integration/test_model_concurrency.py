@@ -279,7 +279,12 @@ ALLOWED_409 = {
     "retype": set(),
     "cancel": {"already_cancelled", "event_closed", "hold_expired"},
     # A priced order is confirmed by its payment alone.
-    "confirm": {"hold_expired", "already_cancelled", "event_closed", "payment_required"},
+    "confirm": {
+        "hold_expired",
+        "already_cancelled",
+        "event_closed",
+        "payment_required",
+    },
     "extend": {
         "hold_expired",
         "hold_extension_limit",

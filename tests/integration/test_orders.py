@@ -165,9 +165,7 @@ def test_nested_early_bird_closes_for_good_and_the_outer_quota_stays(client, adm
     assert quota(client, admin, inner["id"])["closed"] is True
     client.post(f"/orders/{orders[0]['id']}/cancel", headers=auth_header(tokens[0]))
     after = quota(client, admin, inner["id"])
-    assert (
-        after["closed"] is True and after["available"] == 0 and after["held"] == 2
-    )
+    assert after["closed"] is True and after["available"] == 0 and after["held"] == 2
     refused = order(client, tokens[0], event["id"], [(early["id"], 1)])
     assert (
         refused.status_code == 409 and refused.json()["ticket_type_id"] == early["id"]

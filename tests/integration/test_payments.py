@@ -66,8 +66,13 @@ def provider_payment_id(order_id: int) -> str:
 
 
 def webhook(
-    client, payment_id: str, *, event_id: str | None = None, secret=TEST_WEBHOOK_SECRET,
-    timestamp: int | None = None, amount: int = PRICE,
+    client,
+    payment_id: str,
+    *,
+    event_id: str | None = None,
+    secret=TEST_WEBHOOK_SECRET,
+    timestamp: int | None = None,
+    amount: int = PRICE,
 ):
     body = payment_succeeded_event(
         event_id=event_id or f"evt_{uuid.uuid4().hex}",
@@ -89,7 +94,9 @@ def post_webhook(client, body, headers):
 @pytest.fixture
 def priced(client, admin):
     event = create_event(client, admin, total_seats=20)
-    kind = create_ticket_type(client, admin, event["id"], name="Seat", price_minor=PRICE)
+    kind = create_ticket_type(
+        client, admin, event["id"], name="Seat", price_minor=PRICE
+    )
     _, token = user_token(client)
     placed = order(client, token, event["id"], [(kind["id"], 1)])
     assert placed.status_code == 201, placed.text
@@ -120,7 +127,11 @@ def test_a_priced_order_is_pending_until_its_payment_succeeds(client, priced):
     first = start(client, priced)
     assert first.status_code == 201, first.text
     body = first.json()
-    assert (body["amount_minor"], body["currency"], body["status"]) == (PRICE, "EUR", "open")
+    assert (body["amount_minor"], body["currency"], body["status"]) == (
+        PRICE,
+        "EUR",
+        "open",
+    )
     assert body["client_secret"]
     again = start(client, priced)
     assert again.status_code == 200 and again.json()["id"] == body["id"]
@@ -132,7 +143,8 @@ def test_a_priced_order_is_pending_until_its_payment_succeeds(client, priced):
     paid = order_of(client, priced)
     assert paid["status"] == "paid" and paid["expires_at"] is None
     ticket = client.get(
-        f"/bookings/{priced['order']['id']}/ticket", headers=auth_header(priced["token"])
+        f"/bookings/{priced['order']['id']}/ticket",
+        headers=auth_header(priced["token"]),
     )
     assert ticket.status_code == 200
 
@@ -144,7 +156,8 @@ def test_a_free_order_is_paid_at_once_and_takes_no_payment(client, admin):
     placed = order(client, token, event["id"], [(default["id"], 1)]).json()
     assert placed["status"] == "paid"
     refused = client.post(
-        f"/orders/{placed['id']}/payments", json={"provider": "stripe"},
+        f"/orders/{placed['id']}/payments",
+        json={"provider": "stripe"},
         headers=auth_header(token),
     )
     assert refused.json()["code"] == "not_payable"
@@ -178,7 +191,9 @@ def test_rotating_secrets_both_verify(client, priced, monkeypatch):
     try:
         start(client, priced)
         payment_id = provider_payment_id(priced["order"]["id"])
-        answer = post_webhook(client, *webhook(client, payment_id, secret="whsec_new_one"))
+        answer = post_webhook(
+            client, *webhook(client, payment_id, secret="whsec_new_one")
+        )
         assert answer.status_code == 200, answer.text
     finally:
         monkeypatch.undo()
@@ -233,9 +248,10 @@ def test_a_success_after_the_hold_was_let_go_is_refunded_in_full(client, priced)
     buyer_pays(payment_id)
     end_hold(priced["order"]["id"])
     # Settled by a booking that needed the seats, say: asked nobody.
+    from datetime import UTC, datetime
+
     from ticketmania import seat_release
     from ticketmania.db.engine import open_session
-    from datetime import UTC, datetime
 
     with open_session() as session:
         seat_release.settle(

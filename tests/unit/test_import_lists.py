@@ -24,7 +24,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTS = Path(__file__).parent / "import_lists"
-API_FUNCTIONS = ("auth", "events", "bookings", "tickets")
+API_FUNCTIONS = ("auth", "events", "bookings", "tickets", "payments")
 
 PROBE = """
 import json, sys

@@ -44,7 +44,11 @@ def confirm_hold(
         return booking
     if booking.status == "confirmed":  # confirmed by a concurrent request
         return booking
-    if booking.total_minor > 0 and booking.status == "held" and not is_ended(booking, now):
+    if (
+        booking.total_minor > 0
+        and booking.status == "held"
+        and not is_ended(booking, now)
+    ):
         raise PaymentRequired()
     event = event_table.get_event(session, event_id)
     if event is None or event.cancelled_at is not None or event.event_date <= now:

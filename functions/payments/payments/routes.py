@@ -8,7 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response, status
 
 from payments import logic
-from payments.schemas import PaymentCreate, PaymentOut, RefundCreate, RefundOut, WebhookAnswer
+from payments.schemas import (
+    PaymentCreate,
+    PaymentOut,
+    RefundCreate,
+    RefundOut,
+    WebhookAnswer,
+)
 from ticketmania.payments import get_provider
 from ticketmania.web.deps import CurrentAdmin, CurrentUser, SessionDep
 from ticketmania.web.params import PathId
@@ -73,7 +79,10 @@ async def stripe_webhook(
     status_code=status.HTTP_201_CREATED,
     response_model=RefundOut,
     responses={
-        200: {"model": RefundOut, "description": "A retry under the same Idempotency-Key"},
+        200: {
+            "model": RefundOut,
+            "description": "A retry under the same Idempotency-Key",
+        },
         **error_responses(401, 403, 404, 409, 413, 422, 503),
     },
     summary="Refund part of an order's payment (admin; 409 refund_exceeds_captured)",

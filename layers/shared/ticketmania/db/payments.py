@@ -43,7 +43,9 @@ def _payment(row: Any) -> Payment | None:
     return Payment(*row)
 
 
-def of_booking(session: Session, booking_id: int, *, lock: bool = False) -> Payment | None:
+def of_booking(
+    session: Session, booking_id: int, *, lock: bool = False
+) -> Payment | None:
     suffix = " FOR UPDATE" if lock else ""
     return _payment(
         session.execute(
@@ -116,7 +118,9 @@ _RECORD_EVENT = text(
 )
 
 
-def record_event(session: Session, *, provider: str, event_id: str, event_type: str) -> bool:
+def record_event(
+    session: Session, *, provider: str, event_id: str, event_type: str
+) -> bool:
     """Write the event down; False when it took effect already (a replay, or
     a delivery that committed while this one waited on its key)."""
     return (
@@ -158,7 +162,9 @@ _PAY = text(
 )
 
 
-def pay(session: Session, payment: Payment, *, amount_minor: int, now: datetime) -> bool:
+def pay(
+    session: Session, payment: Payment, *, amount_minor: int, now: datetime
+) -> bool:
     """Capture the payment and pay its order, if the order can still be had;
     True when it was paid. The caller commits."""
     paid = session.scalar(

@@ -22,7 +22,11 @@ from ticketmania.payments.provider import PaymentProvider
 
 
 def apply_success(
-    session: Session, payment: payment_table.Payment, *, amount_minor: int, now: datetime
+    session: Session,
+    payment: payment_table.Payment,
+    *,
+    amount_minor: int,
+    now: datetime,
 ) -> list[int]:
     """Pay the order, or refund the payment whole when its order is gone;
     the refunds to carry out once the caller has committed."""
@@ -45,7 +49,9 @@ def apply_success(
     ]
 
 
-def carry_out(session: Session, provider: PaymentProvider, refund_ids: list[int]) -> None:
+def carry_out(
+    session: Session, provider: PaymentProvider, refund_ids: list[int]
+) -> None:
     """Ask the provider for each refund (its idempotency key is the refund's
     id, so a retry refunds once) and mark it done. A failure leaves it
     pending for the refunds job."""
