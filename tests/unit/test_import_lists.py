@@ -54,6 +54,9 @@ def loaded_modules(domain: str) -> list[str]:
         "REDIS_URL": "redis://127.0.0.1:1/0",
         "SECRET_KEY": "an-import-list-key-" + "x" * 40,
         "TICKET_SIGNING_KEYS": new_key(),
+        # PaymentsFunction builds its provider at import: Stripe's, as in AWS.
+        "STRIPE_SECRET_KEY": "sk_test_import_lists",
+        "STRIPE_WEBHOOK_SECRET": "whsec_import_lists",
         "POWERTOOLS_METRICS_NAMESPACE": "TicketMania",
         "POWERTOOLS_SERVICE_NAME": f"{domain}-imports",
     }
