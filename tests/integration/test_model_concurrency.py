@@ -2,7 +2,11 @@
 bookings (small ones that the fast pick takes from one shard, large ones that
 need the waiting pick), holds (confirmed, extended, released, or left to
 lapse), keyed retries, cancellations, waitlist joins and leaves, resizes up
-and down and, at the end of some episodes, the event's cancellation, sent from
+and down, orders of one to three lines over ticket types counted by two
+overlapping quotas (a VIP quota inside a VIP-and-standard one), quota
+resizes and re-typings, payments of priced orders through the fake Stripe
+(the buyer's card, then Stripe's signed webhook), admin refunds and, at the
+end of some episodes, the event's cancellation, sent from
 several threads at once through `ticketmania serve` (four worker processes,
 with its scheduled jobs, holds of 2 s and offers of 3 s) against real Postgres
 and Redis, once connecting directly and once through a transaction pooler.
@@ -20,6 +24,9 @@ must agree with it, and with itself:
 - for every quota: what its confirmed orders and unsettled holds took <= its
   size, and its unsold seats = size - that; every order's seats and total are
   the sum of its lines (ticket types and quotas join the model);
+- money: no priced order is confirmed without a succeeded payment, a payment
+  captures its order's total once, refunds never exceed the capture and each
+  order's refunded_minor is the sum of its refunds;
 - one booking per Idempotency-Key, every answer under a key the same booking;
 - one message per booking confirmed, per booking cancelled, per hold settled
   as expired and per offer; none for a hold released or not yet confirmed;
@@ -33,6 +40,7 @@ one is `pytest -m long tests/integration/test_model_concurrency.py`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import threading
@@ -47,6 +55,7 @@ from typing import Any
 
 import httpx
 import pytest
+import stripe
 from sqlalchemy import text
 
 from tests.factories import (
@@ -106,6 +115,8 @@ class Model:
     # The default type, VIP and standard; the VIP quota and the VIP-and-standard one.
     types: list[int] = field(default_factory=list)
     quotas: list[int] = field(default_factory=list)
+    # Webhooks that paid (or refunded) an order, over the episode.
+    payments_taken: int = 0
 
     def confirmed(self) -> dict[int, list[Any]]:
         return {i: b for i, b in self.bookings.items() if b[2] == "confirmed"}
@@ -146,6 +157,8 @@ KINDS = {
     "order": 4,
     "quota_resize": 1,
     "retype": 1,
+    "pay": 2,
+    "refund": 1,
 }
 
 
@@ -189,6 +202,13 @@ def plan_round(rng: random.Random, model: Model, admin: str, *, last: bool):
             if key is not None:
                 model.keys[(user, key)] = body
             operations.append(("order", (user, key, body), token))
+        elif kind == "pay" and model.holds():
+            booking_id = rng.choice(model.holds())
+            owner = model.bookings[booking_id][0]
+            operations.append(("pay", booking_id, model.tokens[owner]))
+        elif kind == "refund" and model.bookings:
+            booking_id = rng.choice(sorted(model.bookings))
+            operations.append(("refund", (booking_id, rng.randint(1, 3000)), admin))
         elif kind == "quota_resize":
             quota_id = rng.choice(model.quotas)
             operations.append(("quota_resize", (quota_id, rng.randint(0, 30)), admin))
@@ -233,6 +253,17 @@ def call_for(operation) -> Callable[[httpx.Client], Answer]:
         if key is not None:
             headers = {**headers, "Idempotency-Key": key}
         return lambda http: answer(http.post("/orders", json=body, headers=headers))
+    if kind == "pay":
+        return lambda http: pay_through_stripe(http, details, headers)
+    if kind == "refund":
+        booking_id, amount = details
+        return lambda http: answer(
+            http.post(
+                f"/orders/{booking_id}/refunds",
+                json={"amount_minor": amount},
+                headers=headers,
+            )
+        )
     if kind == "quota_resize":
         quota_id, size = details
         return lambda http: answer(
@@ -272,10 +303,47 @@ def call_for(operation) -> Callable[[httpx.Client], Answer]:
     return lambda http: answer(http.delete(f"/events/{details}", headers=headers))
 
 
+def pay_through_stripe(http: httpx.Client, order_id: int, headers) -> Answer:
+    """The buyer's whole payment: the order's payment, the card at the fake
+    Stripe, then Stripe's signed webhook; the last answer."""
+    from tests.integration.conftest import TEST_WEBHOOK_SECRET
+    from tests.integration.test_payments import buyer_pays, provider_payment_id
+    from ticketmania.payments.test_provider import payment_succeeded_event, sign_webhook
+
+    started = http.post(
+        f"/orders/{order_id}/payments", json={"provider": "stripe"}, headers=headers
+    )
+    if started.status_code not in (200, 201):
+        return answer(started)
+    payment = started.json()
+    payment_id = provider_payment_id(order_id)
+    # A payment Stripe took before (a retry of the operation): its webhook still counts.
+    with contextlib.suppress(stripe.StripeError):
+        buyer_pays(payment_id)
+    body = payment_succeeded_event(
+        event_id=f"evt_{uuid.uuid4().hex}",
+        payment_id=payment_id,
+        amount_minor=payment["amount_minor"],
+        currency=payment["currency"],
+    )
+    return answer(
+        http.post(
+            "/payments/stripe/webhook",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "Stripe-Signature": sign_webhook(body, TEST_WEBHOOK_SECRET),
+            },
+        )
+    )
+
+
 ALLOWED_409 = {
     "book": {"sold_out", "limit_exceeded", "event_closed", "idempotency_mismatch"},
     "order": {"sold_out", "limit_exceeded", "event_closed", "idempotency_mismatch"},
     "quota_resize": {"quota_below_used"},
+    "pay": {"not_payable", "hold_expired", "conflict"},
+    "refund": {"not_payable", "refund_exceeds_captured"},
     "retype": set(),
     "cancel": {"already_cancelled", "event_closed", "hold_expired"},
     # A priced order is confirmed by its payment alone.
@@ -325,6 +393,14 @@ def apply_answers(model: Model, operations, answers) -> list[int]:
                 model.bookings[body["id"]] = [user, seats, status]
             elif status in (401, 404):
                 raise AssertionError((kind, details, status, body))
+        elif kind in ("pay", "refund"):
+            if kind == "pay" and status == 200 and body.get("took_effect"):
+                model.payments_taken += 1
+            assert status in (200, 201, 409) or (status == 404 and cancels_event), (
+                kind,
+                status,
+                body,
+            )
         elif kind in ("quota_resize", "retype"):
             # 404: the quota's event was cancelled in the same round.
             assert status in (200, 409) or (status == 404 and cancels_event), (
@@ -415,6 +491,19 @@ def read_database(event_id: int) -> dict[str, Any]:
                 " WHERE k.quota_id = q.id AND b.status IN ('confirmed', 'held')) "
                 "FROM quotas q WHERE q.event_id = :id"
             ),
+            "payments": rows(
+                "SELECT p.booking_id, p.status, p.amount_minor, p.captured_minor, "
+                "b.status, b.total_minor, b.refunded_minor, "
+                "(SELECT coalesce(sum(r.amount_minor), 0) FROM refunds r "
+                " WHERE r.payment_id = p.id) "
+                "FROM payments p JOIN bookings b ON b.id = p.booking_id "
+                "WHERE b.event_id = :id"
+            ),
+            "unpaid_priced_confirmed": rows(
+                "SELECT b.id FROM bookings b WHERE b.event_id = :id "
+                "AND b.status = 'confirmed' AND b.total_minor > 0 AND NOT EXISTS "
+                "(SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.status = 'succeeded')"
+            ),
             "unbalanced_orders": rows(
                 "SELECT b.id FROM bookings b WHERE b.event_id = :id AND ("
                 " b.seats_booked <> (SELECT coalesce(sum(quantity), b.seats_booked) "
@@ -469,6 +558,25 @@ def check(model: Model, total_before: int, resized_to: list[int]) -> None:
         if not closed:
             assert unsold == size - used, (quota_id, size, unsold, used)
     assert db["unbalanced_orders"] == []
+    # Money: a priced order is confirmed by its payment alone; a payment
+    # captures its order's total once; refunds never exceed the capture, and
+    # each order says how much was refunded.
+    assert db["unpaid_priced_confirmed"] == []
+    for (
+        booking_id,
+        status,
+        amount,
+        captured,
+        order_status,
+        total,
+        refunded,
+        refunds,
+    ) in db["payments"]:
+        assert amount == total, booking_id
+        assert captured in ((amount,) if status == "succeeded" else (0,)), booking_id
+        assert refunds <= captured and refunded == refunds, booking_id
+        if order_status == "held":
+            assert status == "open", booking_id
     for user_index, user_id in enumerate(model.user_ids):
         mine = sum(r.seats_booked for r in confirmed + held if r.user_id == user_id)
         assert db["allowances"].get(user_id, 0) == mine, user_index
@@ -512,6 +620,7 @@ def check(model: Model, total_before: int, resized_to: list[int]) -> None:
 def run_model(client, admin, base_url: str, *, seed: int, episodes: int, rounds: int):
     rng = random.Random(seed)
     users = [user_token(client) for _ in range(USERS)]
+    payments_taken = 0
     for _ in range(episodes):
         event = create_event(client, admin, total_seats=EVENT_SEATS)
         (default,) = client.get(f"/events/{event['id']}/ticket-types").json()
@@ -543,9 +652,12 @@ def run_model(client, admin, base_url: str, *, seed: int, episodes: int, rounds:
             # Now and then, let holds and offers lapse between rounds.
             if rng.random() < 0.2:
                 time.sleep(rng.choice([1.0, 2.5]))
+        payments_taken += model.payments_taken
         # Give every seat back, so the users' caps start afresh next episode.
         if not model.is_cancelled:
             client.delete(f"/events/{model.event_id}", headers=auth_header(admin))
+    # The payments were exercised, not only planned.
+    assert payments_taken > 0
 
 
 def seed() -> int:

@@ -319,3 +319,26 @@ def test_cancelling_a_paid_order_refunds_the_rest(client, admin, priced):
     assert run_job("refund-pending") == {"refunded": 1}
     assert order_of(client, priced)["refunded_minor"] == PRICE
     assert run_job("refund-pending") == {"refunded": 0}
+
+
+def test_a_503_from_us_makes_stripe_send_again_and_the_retry_takes_effect(
+    client, priced
+):
+    """The order's row is held by a long transaction: the webhook's lock times
+    out (503 with Retry-After, nothing written); Stripe's retry then pays."""
+    start(client, priced)
+    payment_id = provider_payment_id(priced["order"]["id"])
+    buyer_pays(payment_id)
+    body, headers = webhook(client, payment_id)
+    with get_engine().connect() as blocker:
+        blocker.execute(
+            text("SELECT 1 FROM payments WHERE booking_id = :id FOR UPDATE"),
+            {"id": priced["order"]["id"]},
+        )
+        refused = post_webhook(client, body, headers)
+        blocker.rollback()
+    assert refused.status_code == 503 and "Retry-After" in refused.headers
+    assert order_of(client, priced)["status"] == "pending"
+    retried = post_webhook(client, body, headers)
+    assert retried.status_code == 200 and retried.json()["took_effect"] is True
+    assert order_of(client, priced)["status"] == "paid"
