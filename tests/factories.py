@@ -296,8 +296,11 @@ def assert_quotas_balance(event_id: int) -> list[QuotaBooks]:
                 "SELECT b.id FROM bookings b WHERE b.event_id = :id AND ("
                 "  b.seats_booked <> (SELECT coalesce(sum(quantity), b.seats_booked) "
                 "                     FROM order_lines l WHERE l.booking_id = b.id)"
-                "  OR b.total_minor <> (SELECT coalesce(sum(quantity * unit_price_minor), 0) "
-                "                       FROM order_lines l WHERE l.booking_id = b.id)"
+                # The total is of every line it was made with (one cancelled
+                # since included: its refund says what it gave back).
+                "  OR b.total_minor <> coalesce((SELECT sum(quantity * unit_price_minor) "
+                "     FROM booking_lines l WHERE l.booking_id = b.id), "
+                "     b.unit_price_minor * b.seats_booked, 0)"
                 "  OR EXISTS (SELECT 1 FROM booking_quota_takes k "
                 "             WHERE k.booking_id = b.id AND k.seats IS DISTINCT FROM "
                 "             (SELECT l.quantity FROM order_lines l WHERE l.booking_id = b.id "

@@ -508,8 +508,9 @@ def read_database(event_id: int) -> dict[str, Any]:
                 "SELECT b.id FROM bookings b WHERE b.event_id = :id AND ("
                 " b.seats_booked <> (SELECT coalesce(sum(quantity), b.seats_booked) "
                 "  FROM order_lines l WHERE l.booking_id = b.id) "
-                " OR b.total_minor <> (SELECT coalesce(sum(quantity * unit_price_minor), 0) "
-                "  FROM order_lines l WHERE l.booking_id = b.id))"
+                " OR b.total_minor <> coalesce((SELECT sum(quantity * unit_price_minor) "
+                "  FROM booking_lines l WHERE l.booking_id = b.id), "
+                "  b.unit_price_minor * b.seats_booked, 0))"
             ),
             "waiting_since": [
                 row[0]

@@ -342,3 +342,48 @@ def test_a_503_from_us_makes_stripe_send_again_and_the_retry_takes_effect(
     retried = post_webhook(client, body, headers)
     assert retried.status_code == 200 and retried.json()["took_effect"] is True
     assert order_of(client, priced)["status"] == "paid"
+
+
+def test_cancelling_one_line_gives_its_seats_to_its_quotas_and_refunds_its_price(
+    client, admin
+):
+    from tests.factories import assert_quotas_balance, create_quota, seat_books
+
+    event = create_event(client, admin, total_seats=30)
+    vip = create_ticket_type(client, admin, event["id"], name="VIP", price_minor=5000)
+    std = create_ticket_type(client, admin, event["id"], name="Std", price_minor=1000)
+    vip_quota = create_quota(
+        client, admin, event["id"], size=5, ticket_type_ids=[vip["id"]]
+    )
+    _, token = user_token(client)
+    placed = order(client, token, event["id"], [(vip["id"], 2), (std["id"], 3)]).json()
+    priced = {"order": placed, "token": token, "event": event}
+    start(client, priced)
+    payment_id = provider_payment_id(placed["id"])
+    buyer_pays(payment_id)
+    post_webhook(client, *webhook(client, payment_id, amount=13000))
+    assert order_of(client, priced)["status"] == "paid"
+    url = f"/orders/{placed['id']}/lines/{vip['id']}/cancel"
+    refused = client.post(url, headers=auth_header(token))
+    assert refused.status_code == 403  # an admin's
+    done = client.post(url, headers=auth_header(admin))
+    assert done.status_code == 200, done.text
+    assert done.json()["quantity"] == 2
+    assert done.json()["refund"]["amount_minor"] == 10000
+    after = order_of(client, priced)
+    assert after["refunded_minor"] == 10000 and after["status"] == "paid"
+    assert [(line["ticket_type_id"], line["quantity"]) for line in after["lines"]] == [
+        (std["id"], 3)
+    ]
+    quota_now = client.get(
+        f"/quotas/{vip_quota['id']}", headers=auth_header(admin)
+    ).json()
+    assert quota_now["available"] == 5 and quota_now["confirmed"] == 0
+    assert seat_books(event["id"]).available == 27
+    assert_quotas_balance(event["id"])
+    last = client.post(
+        f"/orders/{placed['id']}/lines/{std['id']}/cancel", headers=auth_header(admin)
+    )
+    assert last.status_code == 409  # the last line: cancel the order
+    again = client.post(url, headers=auth_header(admin))
+    assert again.status_code == 404

@@ -7,11 +7,16 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from payments.schemas import PaymentOut, RefundOut
+from payments.schemas import LineCancelled, PaymentOut, RefundOut
+from ticketmania import seat_release, sold_out
 from ticketmania.booking_access import visible_booking
+from ticketmania.cache import Cache
+from ticketmania.db import orders as order_table
 from ticketmania.db import payments as payment_table
+from ticketmania.db import waitlist as waitlist_table
 from ticketmania.db.models import User
 from ticketmania.errors import (
     Conflict,
@@ -194,4 +199,58 @@ def _refund_out(refund: payment_table.Refund, order_id: int) -> RefundOut:
         amount_minor=refund.amount_minor,
         status="succeeded" if refund.status == "succeeded" else "pending",
         reason=refund.reason,
+    )
+
+
+def cancel_line(
+    session: Session,
+    provider: PaymentProvider,
+    cache: Cache,
+    *,
+    order_id: int,
+    ticket_type_id: int,
+    now: datetime,
+    offer_seconds: int,
+) -> LineCancelled:
+    """Cancel one line of a paid order of several: its seats back to the event
+    and to the quotas that line took from, and a refund of exactly its price."""
+    logger.append_keys(booking_id=order_id)
+    try:
+        cancelled = order_table.cancel_line(
+            session, booking_id=order_id, ticket_type_id=ticket_type_id, now=now
+        )
+    except order_table.LineNotCancellable as exc:
+        raise Conflict(str(exc)) from None
+    if cancelled is None:
+        raise NotFound("No such line in the order")
+    payment = payment_table.of_booking(session, order_id, lock=True)
+    refund_id = None
+    if payment is not None and payment.status == "succeeded":
+        left = payment.captured_minor - payment_table.refunded(session, payment.id)
+        amount = min(cancelled.amount_minor, left)
+        if amount > 0:
+            refund_id = payment_table.add_refund(
+                session, payment, amount_minor=amount, reason="line cancelled"
+            )
+    event_id = int(
+        session.scalar(
+            text("SELECT event_id FROM bookings WHERE id = :id"), {"id": order_id}
+        )
+    )
+    session.commit()
+    count("OrderLinesCancelled")
+    if waitlist_table.has_waiting(session, event_id):
+        seat_release.settle(session, event_id, now=now, offer_seconds=offer_seconds)
+        session.commit()
+    else:
+        sold_out.seats_given_back(cache, event_id)
+    refund = None
+    if refund_id is not None:
+        settlement.carry_out(session, provider, [refund_id])
+        refund = _refund_out(payment_table.get_refund(session, refund_id), order_id)
+    return LineCancelled(
+        order_id=order_id,
+        ticket_type_id=ticket_type_id,
+        quantity=cancelled.quantity,
+        refund=refund,
     )

@@ -9,13 +9,16 @@ from fastapi import APIRouter, Header, Request, Response, status
 
 from payments import logic
 from payments.schemas import (
+    LineCancelled,
     PaymentCreate,
     PaymentOut,
     RefundCreate,
     RefundOut,
     WebhookAnswer,
 )
+from ticketmania.cache import get_cache
 from ticketmania.payments import get_provider
+from ticketmania.settings import get_settings
 from ticketmania.web.deps import CurrentAdmin, CurrentUser, SessionDep
 from ticketmania.web.params import PathId
 from ticketmania.web.response_docs import error_responses
@@ -108,3 +111,24 @@ async def refund_order(
     if not is_new:
         response.status_code = status.HTTP_200_OK
     return refund
+
+
+@router.post(
+    "/orders/{id}/lines/{line_id}/cancel",
+    response_model=LineCancelled,
+    responses=error_responses(401, 403, 404, 409, 422, 503),
+    summary="Cancel one line of a paid order (admin): its seats back to its quotas, "
+    "its price refunded; line_id is the line's ticket_type_id",
+)
+async def cancel_line(
+    id: PathId, line_id: PathId, admin: CurrentAdmin, session: SessionDep
+) -> Any:
+    return logic.cancel_line(
+        session,
+        get_provider(),
+        get_cache(),
+        order_id=id,
+        ticket_type_id=line_id,
+        now=datetime.now(UTC),
+        offer_seconds=get_settings().waitlist_offer_seconds,
+    )

@@ -49,3 +49,12 @@ class WebhookAnswer(BaseModel):
     received: bool = True
     # False: this event took effect before (a replay or a retry).
     took_effect: bool
+
+
+class LineCancelled(BaseModel):
+    order_id: int
+    ticket_type_id: int
+    quantity: int
+    refund: RefundOut | None = Field(
+        description="The refund of the line's price, when the order was paid for"
+    )

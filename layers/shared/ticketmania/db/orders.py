@@ -344,3 +344,121 @@ def ticket_lines(
         return lines
     default = ticket_types.default_of(session, event_id)
     return ((default.id if default is not None else 0, seats),)
+
+
+@dataclass(frozen=True)
+class LineCancellation:
+    # The line's quantity and its price then (what is owed back).
+    quantity: int
+    amount_minor: int
+
+
+_LOCK_LINE = text(
+    """
+    SELECT l.quantity, l.unit_price_minor, b.status, b.user_id, b.event_id,
+           e.event_date > :now AND e.cancelled_at IS NULL,
+           (SELECT count(*) FROM booking_lines WHERE booking_id = b.id
+            AND cancelled_at IS NULL),
+           EXISTS (SELECT 1 FROM checkins WHERE booking_id = b.id)
+    FROM bookings AS b
+    JOIN events AS e ON e.id = b.event_id
+    JOIN booking_lines AS l ON l.booking_id = b.id AND l.ticket_type_id = :type_id
+      AND l.cancelled_at IS NULL
+    WHERE b.id = :booking_id
+    FOR UPDATE OF b, l
+    """
+)
+
+_GIVE_LINE_BACK = text(
+    """
+    WITH event_shard AS (
+      UPDATE seat_shards AS s SET available = s.available + :quantity
+      FROM events AS e
+      WHERE e.id = :event_id AND s.event_id = e.id
+        AND s.shard = mod(CAST(:booking_id AS bigint), e.shard_count)
+    ), takes AS (
+      DELETE FROM booking_quota_takes
+      WHERE booking_id = :booking_id AND ticket_type_id = :type_id
+      RETURNING quota_id, seats
+    ), quota_shards_back AS (
+      UPDATE quota_shards AS s
+      SET available = s.available + CASE WHEN s.closed THEN 0 ELSE takes.seats END
+      FROM takes, quotas AS q
+      WHERE q.id = takes.quota_id AND s.quota_id = q.id
+        AND s.shard = mod(CAST(:booking_id AS bigint), q.shard_count)
+    ), line AS (
+      UPDATE booking_lines SET cancelled_at = :now
+      WHERE booking_id = :booking_id AND ticket_type_id = :type_id
+    ), allowance AS (
+      UPDATE user_event_seats SET seats = seats - :quantity
+      WHERE user_id = :user_id AND event_id = :event_id
+    )
+    UPDATE bookings SET seats_booked = seats_booked - :quantity WHERE id = :booking_id
+    """
+)
+
+
+class LineNotCancellable(Exception):
+    """Why a line cannot be cancelled alone (said to the caller as a 409)."""
+
+
+def cancel_line(
+    session: Session, *, booking_id: int, ticket_type_id: int, now: datetime
+) -> LineCancellation | None:
+    """Cancel one line of a confirmed order of several: its seats back to the
+    event's shard and to exactly the quotas that line took from (its takes,
+    then gone), the user's count and the order's seats down. None: the order
+    has no such live line. Locks the event's shard first, then the quotas'
+    (in quota order), then the order's row, as a cancellation does; the caller
+    commits."""
+    event_id = session.scalar(
+        text("SELECT event_id FROM bookings WHERE id = :id"), {"id": booking_id}
+    )
+    if event_id is None:
+        return None
+    session.execute(
+        text(
+            "SELECT 1 FROM seat_shards AS s JOIN events AS e ON e.id = s.event_id "
+            "WHERE e.id = :event_id AND s.shard = mod(CAST(:booking_id AS bigint), "
+            "e.shard_count) FOR UPDATE OF s"
+        ),
+        {"event_id": event_id, "booking_id": booking_id},
+    )
+    session.execute(
+        text(
+            "SELECT 1 FROM quota_shards AS s JOIN quotas AS q ON q.id = s.quota_id "
+            "JOIN booking_quota_takes AS k ON k.quota_id = q.id "
+            "WHERE k.booking_id = :booking_id "
+            "AND s.shard = mod(CAST(:booking_id AS bigint), q.shard_count) "
+            "ORDER BY s.quota_id FOR UPDATE OF s"
+        ),
+        {"booking_id": booking_id},
+    )
+    row = session.execute(
+        _LOCK_LINE, {"booking_id": booking_id, "type_id": ticket_type_id, "now": now}
+    ).one_or_none()
+    if row is None:
+        return None
+    quantity, price, status, user_id, _, is_open, live_lines, checked_in = row
+    if status != "confirmed":
+        raise LineNotCancellable("Only a paid order's lines are cancelled one by one")
+    if not is_open:
+        raise LineNotCancellable("The event is cancelled or has already started")
+    if live_lines < 2:
+        raise LineNotCancellable("This is the order's last line: cancel the order")
+    if checked_in:
+        raise LineNotCancellable("The order is checked in at the door")
+    session.execute(
+        _GIVE_LINE_BACK,
+        {
+            "booking_id": booking_id,
+            "type_id": ticket_type_id,
+            "quantity": quantity,
+            "event_id": event_id,
+            "user_id": user_id,
+            "now": now,
+        },
+    )
+    return LineCancellation(
+        quantity=int(quantity), amount_minor=int(quantity) * int(price)
+    )

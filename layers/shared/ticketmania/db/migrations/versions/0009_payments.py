@@ -62,6 +62,16 @@ def upgrade() -> None:
         CREATE INDEX ix_refunds_payment_id ON refunds (payment_id);
         CREATE INDEX ix_refunds_pending ON refunds (id) WHERE status = 'pending';
 
+        -- A line cancelled from a paid order of several (its seats given back,
+        -- its price refunded): the line stays, read no more as the order's.
+        ALTER TABLE booking_lines ADD COLUMN cancelled_at timestamptz;
+        CREATE OR REPLACE VIEW order_lines AS
+          SELECT booking_id, ticket_type_id, quantity, unit_price_minor FROM booking_lines
+          WHERE cancelled_at IS NULL
+          UNION ALL
+          SELECT id, ticket_type_id, seats_booked, unit_price_minor FROM bookings
+          WHERE ticket_type_id IS NOT NULL;
+
         CREATE TABLE provider_events (
           provider varchar(16) NOT NULL,
           event_id varchar(255) NOT NULL,
@@ -77,6 +87,12 @@ def downgrade() -> None:
     op.execute(
         """
         DROP TABLE provider_events;
+        CREATE OR REPLACE VIEW order_lines AS
+          SELECT booking_id, ticket_type_id, quantity, unit_price_minor FROM booking_lines
+          UNION ALL
+          SELECT id, ticket_type_id, seats_booked, unit_price_minor FROM bookings
+          WHERE ticket_type_id IS NOT NULL;
+        ALTER TABLE booking_lines DROP COLUMN cancelled_at;
         DROP TABLE refunds;
         DROP TABLE payments;
         ALTER TABLE bookings DROP COLUMN refunded_minor;
