@@ -387,3 +387,78 @@ def test_cancelling_one_line_gives_its_seats_to_its_quotas_and_refunds_its_price
     assert last.status_code == 409  # the last line: cancel the order
     again = client.post(url, headers=auth_header(admin))
     assert again.status_code == 404
+
+
+RACE_ROUNDS = 10
+
+
+def test_a_success_racing_the_holds_settlement_ends_paid_or_refunded(
+    client, admin, live_server
+):
+    """The webhook and the settlement of the ended hold released together,
+    round after round: every round ends paid with its seats, or expired with
+    a full refund; never paid without seats, never both."""
+    import threading
+    from datetime import UTC, datetime
+
+    import httpx
+
+    from tests.factories import seat_books
+    from ticketmania import seat_release
+    from ticketmania.db.engine import open_session
+
+    event = create_event(client, admin, total_seats=RACE_ROUNDS)
+    kind = create_ticket_type(
+        client, admin, event["id"], name="Seat", price_minor=PRICE
+    )
+    outcomes = []
+    for _ in range(RACE_ROUNDS):
+        _, token = user_token(client)
+        placed = order(client, token, event["id"], [(kind["id"], 1)]).json()
+        priced = {"order": placed, "token": token}
+        start(client, priced)
+        payment_id = provider_payment_id(placed["id"])
+        buyer_pays(payment_id)
+        end_hold(placed["id"])
+        body, headers = webhook(client, payment_id)
+        barrier = threading.Barrier(2, timeout=30)
+        answers = []
+
+        def deliver(
+            barrier=barrier, answers=answers, body=body, headers=headers
+        ) -> None:
+            with httpx.Client(base_url=live_server, timeout=30) as http:
+                http.get("/health")
+                barrier.wait()
+                answers.append(
+                    http.post(
+                        "/payments/stripe/webhook",
+                        content=body,
+                        headers={**headers, "Content-Type": "application/json"},
+                    ).status_code
+                )
+
+        def settle(barrier=barrier) -> None:
+            with open_session() as session:
+                barrier.wait()
+                seat_release.settle(
+                    session, event["id"], now=datetime.now(UTC), offer_seconds=60
+                )
+                session.commit()
+
+        threads = [threading.Thread(target=deliver), threading.Thread(target=settle)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert answers == [200]
+        after = order_of(client, priced)
+        outcomes.append(after["status"])
+        if after["status"] == "paid":
+            assert after["refunded_minor"] == 0
+        else:
+            assert (after["status"], after["refunded_minor"]) == ("expired", PRICE)
+        books = seat_books(event["id"])
+        confirmed_now = books.confirmed
+        assert books.available == books.total - confirmed_now
+    assert set(outcomes) <= {"paid", "expired"}
