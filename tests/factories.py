@@ -177,6 +177,8 @@ class SeatBooks:
     available: int
     is_cancelled: bool
     confirmed: int
+    # Seats of holds not settled yet (ended or not): still out of the shards.
+    held: int = 0
 
 
 def seat_books(event_id: int) -> SeatBooks:
@@ -189,13 +191,19 @@ def seat_books(event_id: int) -> SeatBooks:
                 "  (SELECT coalesce(sum(available), 0) FROM seat_shards s WHERE s.event_id = e.id), "
                 "  e.cancelled_at IS NOT NULL, "
                 "  (SELECT coalesce(sum(seats_booked), 0) FROM bookings b "
-                "   WHERE b.event_id = e.id AND b.status = 'confirmed') "
+                "   WHERE b.event_id = e.id AND b.status = 'confirmed'), "
+                "  (SELECT coalesce(sum(seats_booked), 0) FROM bookings b "
+                "   WHERE b.event_id = e.id AND b.status = 'held') "
                 "FROM events e WHERE e.id = :id"
             ),
             {"id": event_id},
         ).one()
     return SeatBooks(
-        total=row[0], available=int(row[1]), is_cancelled=row[2], confirmed=int(row[3])
+        total=row[0],
+        available=int(row[1]),
+        is_cancelled=row[2],
+        confirmed=int(row[3]),
+        held=int(row[4]),
     )
 
 

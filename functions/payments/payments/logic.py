@@ -254,3 +254,24 @@ def cancel_line(
         quantity=cancelled.quantity,
         refund=refund,
     )
+
+
+def payment_of(
+    session: Session, provider: PaymentProvider, *, order_id: int, user: User
+) -> PaymentOut:
+    """The order's payment, as it is now (its owner, or an admin)."""
+    visible_booking(session, order_id, user)
+    payment = payment_table.of_booking(session, order_id)
+    if payment is None:
+        raise NotFound("The order has no payment")
+    found = provider.retrieve(payment.provider_payment_id)
+    secret = found.client_secret if user.id == _owner(session, order_id) else None
+    return _shown(payment, secret)
+
+
+def _owner(session: Session, order_id: int) -> int:
+    return int(
+        session.scalar(
+            text("SELECT user_id FROM bookings WHERE id = :id"), {"id": order_id}
+        )
+    )

@@ -56,6 +56,16 @@ async def start_payment(
     return started.payment
 
 
+@router.get(
+    "/orders/{id}/payments",
+    response_model=PaymentOut,
+    responses=error_responses(401, 404, 422, 503),
+    summary="The order's payment (its owner, or an admin; client_secret for the owner only)",
+)
+async def order_payment(id: PathId, user: CurrentUser, session: SessionDep) -> Any:
+    return logic.payment_of(session, get_provider(), order_id=id, user=user)
+
+
 @router.post(
     "/payments/stripe/webhook",
     response_model=WebhookAnswer,

@@ -53,6 +53,21 @@ print(json.dumps({{
 """
 
 
+def _paid_for(client, admin, token, event_id):
+    """A priced order of `token`'s, with its payment started: an order id."""
+    from tests.factories import auth_header, create_ticket_type, order
+
+    kind = create_ticket_type(client, admin, event_id, name="Paid", price_minor=900)
+    order_id = order(client, token, event_id, [(kind["id"], 1)]).json()["id"]
+    started = client.post(
+        f"/orders/{order_id}/payments",
+        json={"provider": "stripe"},
+        headers=auth_header(token),
+    )
+    assert started.status_code == 201, started.text
+    return order_id
+
+
 @pytest.fixture
 def requests(client, tmp_path):
     """A request each API function answers from the database."""
@@ -71,6 +86,11 @@ def requests(client, tmp_path):
             load_event("http_api_tickets_event_checkins"),
             token=admin,
             path_parameters={"id": str(event["id"])},
+        ),
+        "PaymentsFunction": with_overrides(
+            load_event("http_api_payments_get"),
+            token=token,
+            path_parameters={"id": str(_paid_for(client, admin, token, event["id"]))},
         ),
     }
     paths = {}
