@@ -96,7 +96,9 @@ def my_place(
         raise NotFound("Event not found")
     _settle_if_due(session, event_id, now=now, offer_seconds=offer_seconds)
     entry = waitlist_table.latest_of_user(session, event_id=event_id, user_id=user.id)
-    if entry is None:
+    # One who left deleted their place (DELETE .../waitlist/me): it is gone for
+    # them, as any deleted resource is; the admin's line keeps it as history.
+    if entry is None or entry.status == "left":
         raise NotFound("You are not on this event's waitlist")
     return PlacedEntry(entry=entry, position=waitlist_table.position_of(session, entry))
 

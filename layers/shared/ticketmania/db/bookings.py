@@ -105,8 +105,9 @@ locked AS (
 # concurrency: ON CONFLICT's WHERE sees the newest row). Each write depends on
 # the one before it, so a failed guard writes nothing; a duplicate key (another
 # request under the same key, committed meanwhile) aborts the whole statement.
-_BOOK_AFTER_PICK = """
-, prior AS (
+# The order statements (db/orders.py) guard with the very same text.
+GUARDS = """
+prior AS (
   SELECT k.request_hash, b.id, b.user_id, b.event_id, b.seats_booked, b.status,
          b.created_at, b.cancelled_at, b.expires_at, b.ticket_type_id,
          b.unit_price_minor, b.total_minor, b.currency
@@ -130,7 +131,47 @@ _BOOK_AFTER_PICK = """
   ON CONFLICT (user_id, event_id) DO UPDATE SET seats = u.seats + EXCLUDED.seats
   WHERE u.seats + EXCLUDED.seats <= :cap
   RETURNING u.seats
-), taken AS (
+)"""
+
+# The answer's row: the booking made, the prior one and the facts that say
+# why nothing was booked (`attempt_from` reads them); each statement appends
+# its own last facts, then ANSWER_FROM.
+ANSWER = """
+SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
+       booking.status, booking.created_at, booking.cancelled_at, booking.expires_at,
+       booking.ticket_type_id, booking.unit_price_minor, booking.total_minor,
+       booking.currency,
+       prior.request_hash, prior.id, prior.user_id, prior.event_id, prior.seats_booked,
+       prior.status, prior.created_at, prior.cancelled_at, prior.expires_at,
+       prior.ticket_type_id, prior.unit_price_minor, prior.total_minor, prior.currency,
+       EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version),
+       event.id IS NOT NULL,
+       coalesce(event.is_open, false),
+       EXISTS (SELECT 1 FROM pick),
+       EXISTS (SELECT 1 FROM event_now),
+       EXISTS (SELECT 1 FROM allowance),
+       (SELECT seats FROM seats_left),
+       (SELECT seats FROM user_event_seats WHERE user_id = :user_id AND event_id = :event_id),
+       EXISTS (SELECT 1 FROM line),
+       EXISTS (SELECT 1 FROM bookings WHERE event_id = :event_id AND status = 'held'
+               AND expires_at <= :now),
+       (SELECT min(expires_at) FROM bookings WHERE event_id = :event_id
+        AND status = 'held' AND expires_at > :now),
+"""
+ANSWER_FROM = """
+FROM (SELECT 1) AS one
+LEFT JOIN booking ON true
+LEFT JOIN prior ON true
+LEFT JOIN (
+  SELECT id, cancelled_at IS NULL AND event_date > :now AS is_open
+  FROM events WHERE id = :event_id
+) AS event ON true
+"""
+
+_BOOK_AFTER_PICK = (
+    "\n, "
+    + GUARDS.strip("\n")
+    + """, taken AS (
   -- From the count the pick locked, not the row as this statement's snapshot
   -- had it: seats given back to the shard while the pick waited are in the
   -- former only (the snapshot's 1 - 2 broke the CHECK: a 409 for real seats).
@@ -164,35 +205,12 @@ _BOOK_AFTER_PICK = """
     'event_id', event_id, 'seats_booked', seats_booked)
   FROM booking WHERE status = 'confirmed'  -- a hold's e-mail waits for its confirmation
 )
-SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
-       booking.status, booking.created_at, booking.cancelled_at, booking.expires_at,
-       booking.ticket_type_id, booking.unit_price_minor, booking.total_minor,
-       booking.currency,
-       prior.request_hash, prior.id, prior.user_id, prior.event_id, prior.seats_booked,
-       prior.status, prior.created_at, prior.cancelled_at, prior.expires_at,
-       prior.ticket_type_id, prior.unit_price_minor, prior.total_minor, prior.currency,
-       EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version),
-       event.id IS NOT NULL,
-       coalesce(event.is_open, false),
-       EXISTS (SELECT 1 FROM pick),
-       EXISTS (SELECT 1 FROM event_now),
-       EXISTS (SELECT 1 FROM allowance),
-       (SELECT seats FROM seats_left),
-       (SELECT seats FROM user_event_seats WHERE user_id = :user_id AND event_id = :event_id),
-       EXISTS (SELECT 1 FROM line),
-       EXISTS (SELECT 1 FROM bookings WHERE event_id = :event_id AND status = 'held'
-               AND expires_at <= :now),
-       (SELECT min(expires_at) FROM bookings WHERE event_id = :event_id
-        AND status = 'held' AND expires_at > :now),
-       EXISTS (SELECT 1 FROM kind)
-FROM (SELECT 1) AS one
-LEFT JOIN booking ON true
-LEFT JOIN prior ON true
-LEFT JOIN (
-  SELECT id, cancelled_at IS NULL AND event_date > :now AS is_open
-  FROM events WHERE id = :event_id
-) AS event ON true
 """
+    + ANSWER.lstrip("\n")
+    + """       EXISTS (SELECT 1 FROM kind)
+"""
+    + ANSWER_FROM.lstrip("\n")
+)
 
 BOOK_FROM_ONE_SHARD = "WITH " + _KIND + _PICK_ONE_SHARD + _BOOK_AFTER_PICK
 BOOK_FROM_SHARDS_IN_ORDER = "WITH " + _KIND + _PICK_SHARDS_IN_ORDER + _BOOK_AFTER_PICK

@@ -28,7 +28,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ticketmania.db import outbox
-from ticketmania.db.bookings import BookingAttempt, attempt_from, key_taken
+from ticketmania.db.bookings import (
+    ANSWER,
+    ANSWER_FROM,
+    GUARDS,
+    BookingAttempt,
+    attempt_from,
+    key_taken,
+)
 from ticketmania.db.failures import constraint_of, sqlstate_of
 from ticketmania.db.statements import run_alone
 
@@ -122,34 +129,14 @@ event_locked AS (
 # Seats from the event and from every quota needed, or none: then the same
 # guards as a booking's (db/bookings.py), the order and its lines, what it
 # took from each quota, its key and its message.
-_ORDER_AFTER_PICK = """
+_ORDER_AFTER_PICK = (
+    """
 pick AS (
   SELECT 1 WHERE EXISTS (SELECT 1 FROM event_pick)
     AND (SELECT count(DISTINCT quota_id) FROM quota_pick) = (SELECT count(*) FROM needs)
-), prior AS (
-  SELECT k.request_hash, b.id, b.user_id, b.event_id, b.seats_booked, b.status,
-         b.created_at, b.cancelled_at, b.expires_at, b.ticket_type_id,
-         b.unit_price_minor, b.total_minor, b.currency
-  FROM idempotency_keys AS k JOIN bookings AS b ON b.id = k.booking_id
-  WHERE k.user_id = :user_id AND k.key = CAST(:key AS varchar)
-), line AS (
-  SELECT 1 FROM waitlist_entries
-  WHERE event_id = :event_id AND status = 'waiting' LIMIT 1
-), event_now AS (
-  SELECT e.id, e.currency FROM events AS e
-  WHERE e.id = :event_id AND e.cancelled_at IS NULL AND e.event_date > :now
-    AND EXISTS (SELECT 1 FROM pick)
-    AND EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version)
-    AND NOT EXISTS (SELECT 1 FROM prior)
-    AND NOT EXISTS (SELECT 1 FROM line)
-  FOR SHARE OF e
-), allowance AS (
-  INSERT INTO user_event_seats AS u (user_id, event_id, seats)
-  SELECT :user_id, id, :seats FROM event_now
-  ON CONFLICT (user_id, event_id) DO UPDATE SET seats = u.seats + EXCLUDED.seats
-  WHERE u.seats + EXCLUDED.seats <= :cap
-  RETURNING u.seats
-), taken AS (
+), """
+    + GUARDS.strip("\n")
+    + """, taken AS (
   UPDATE seat_shards AS s SET available = event_pick.available - event_pick.seats
   FROM event_pick
   WHERE s.event_id = :event_id AND s.shard = event_pick.shard
@@ -205,38 +192,15 @@ pick AS (
   FROM needs LEFT JOIN quota_shards AS s ON s.quota_id = needs.quota_id
   GROUP BY needs.quota_id, needs.line, needs.seats
 )
-SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
-       booking.status, booking.created_at, booking.cancelled_at, booking.expires_at,
-       booking.ticket_type_id, booking.unit_price_minor, booking.total_minor,
-       booking.currency,
-       prior.request_hash, prior.id, prior.user_id, prior.event_id, prior.seats_booked,
-       prior.status, prior.created_at, prior.cancelled_at, prior.expires_at,
-       prior.ticket_type_id, prior.unit_price_minor, prior.total_minor, prior.currency,
-       EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version),
-       event.id IS NOT NULL,
-       coalesce(event.is_open, false),
-       EXISTS (SELECT 1 FROM pick),
-       EXISTS (SELECT 1 FROM event_now),
-       EXISTS (SELECT 1 FROM allowance),
-       (SELECT seats FROM seats_left),
-       (SELECT seats FROM user_event_seats WHERE user_id = :user_id AND event_id = :event_id),
-       EXISTS (SELECT 1 FROM line),
-       EXISTS (SELECT 1 FROM bookings WHERE event_id = :event_id AND status = 'held'
-               AND expires_at <= :now),
-       (SELECT min(expires_at) FROM bookings WHERE event_id = :event_id
-        AND status = 'held' AND expires_at > :now),
-       (SELECT ok FROM sellable),
+"""
+    + ANSWER.lstrip("\n")
+    + """       (SELECT ok FROM sellable),
        -- Only for a refusal: summing every shard of every quota costs.
        CASE WHEN booking.id IS NULL
             THEN (SELECT min(line) FROM quota_left WHERE available < seats) END
-FROM (SELECT 1) AS one
-LEFT JOIN booking ON true
-LEFT JOIN prior ON true
-LEFT JOIN (
-  SELECT id, cancelled_at IS NULL AND event_date > :now AS is_open
-  FROM events WHERE id = :event_id
-) AS event ON true
 """
+    + ANSWER_FROM.lstrip("\n")
+)
 
 ORDER_FROM_ONE_SHARD_EACH = "WITH " + _LINES + _PICK_ONE_SHARD_EACH + _ORDER_AFTER_PICK
 ORDER_FROM_SHARDS_IN_ORDER = (
