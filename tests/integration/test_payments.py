@@ -462,3 +462,32 @@ def test_a_success_racing_the_holds_settlement_ends_paid_or_refunded(
         confirmed_now = books.confirmed
         assert books.available == books.total - confirmed_now
     assert set(outcomes) <= {"paid", "expired"}
+
+
+def test_ticketmania_pay_sends_a_signed_success_that_pays(client, priced, live_server):
+    """The local stand-in for Stripe's webhook: `ticketmania pay ORDER_ID`."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    start(client, priced)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "localdev.cli",
+            "pay",
+            str(priced["order"]["id"]),
+            "--url",
+            live_server,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"took_effect":true' in done.stdout
+    assert order_of(client, priced)["status"] == "paid"
