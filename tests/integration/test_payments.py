@@ -491,3 +491,16 @@ def test_ticketmania_pay_sends_a_signed_success_that_pays(client, priced, live_s
     assert done.returncode == 0, done.stderr[-2000:]
     assert '"took_effect":true' in done.stdout
     assert order_of(client, priced)["status"] == "paid"
+
+
+def test_a_signed_body_that_is_not_a_stripe_event_is_a_400_not_a_500(client, priced):
+    for body in (
+        b'{"id": "evt_1", "object": "event", "type": "payment_intent.succeeded", "data": {}}',
+        b'{"id": "evt_2", "object": "event", "type": "payment_intent.succeeded", '
+        b'"data": {"object": "not an object"}}',
+        b"[]",
+    ):
+        headers = {"Stripe-Signature": sign_webhook(body, TEST_WEBHOOK_SECRET)}
+        answer = post_webhook(client, body, headers)
+        assert (answer.status_code, answer.json()["code"]) == (400, "invalid_signature")
+    assert order_of(client, priced)["status"] == "pending"

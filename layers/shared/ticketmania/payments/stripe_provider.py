@@ -32,9 +32,13 @@ def verify_webhook(
             )
         except stripe.SignatureVerificationError:
             continue
-        except ValueError:  # not JSON
+        except (ValueError, KeyError, TypeError, AttributeError):  # not a JSON event
             raise InvalidWebhook() from None
-        return _event_of(event)
+        try:
+            return _event_of(event)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            # Signed, but not the shape of an event Stripe sends.
+            raise InvalidWebhook() from None
     raise InvalidWebhook()
 
 
