@@ -7,7 +7,6 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from payments.schemas import LineCancelled, PaymentOut, RefundOut
@@ -232,11 +231,7 @@ def cancel_line(
             refund_id = payment_table.add_refund(
                 session, payment, amount_minor=amount, reason="line cancelled"
             )
-    event_id = int(
-        session.scalar(
-            text("SELECT event_id FROM bookings WHERE id = :id"), {"id": order_id}
-        )
-    )
+    event_id = cancelled.event_id
     session.commit()
     count("OrderLinesCancelled")
     if waitlist_table.has_waiting(session, event_id):
@@ -260,18 +255,9 @@ def payment_of(
     session: Session, provider: PaymentProvider, *, order_id: int, user: User
 ) -> PaymentOut:
     """The order's payment, as it is now (its owner, or an admin)."""
-    visible_booking(session, order_id, user)
+    booking = visible_booking(session, order_id, user)
     payment = payment_table.of_booking(session, order_id)
     if payment is None:
         raise NotFound("The order has no payment")
     found = provider.retrieve(payment.provider_payment_id)
-    secret = found.client_secret if user.id == _owner(session, order_id) else None
-    return _shown(payment, secret)
-
-
-def _owner(session: Session, order_id: int) -> int:
-    return int(
-        session.scalar(
-            text("SELECT user_id FROM bookings WHERE id = :id"), {"id": order_id}
-        )
-    )
+    return _shown(payment, found.client_secret if user.id == booking.user_id else None)

@@ -85,7 +85,7 @@ def offer_in_order(
             or any(quota_seats.free(q) < entry.seats for q in counted_by)
         ):
             break  # strict order: the ones behind it wait too
-        _take(unsold, entry.seats)
+        event_table.take_fullest_first(unsold, entry.seats)
         for quota_id in counted_by:
             quota_seats.take(quota_id, entry.seats)
         _offer(
@@ -123,17 +123,6 @@ def _offer(
         quota_ids=quota_ids,
     )
     waitlist.mark_offered(session, entry, booking_id=booking_id, expires_at=expires_at)
-
-
-def _take(unsold: list[int], seats: int) -> None:
-    """Take `seats` from the fullest shards first, which keeps them even."""
-    for shard in sorted(range(len(unsold)), key=lambda i: -unsold[i]):
-        taken = min(unsold[shard], seats)
-        unsold[shard] -= taken
-        seats -= taken
-        if seats == 0:
-            return
-    raise ValueError("fewer seats free than taken")
 
 
 def settle(

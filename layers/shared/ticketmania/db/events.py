@@ -115,6 +115,18 @@ def spread(seats: int, shard_count: int) -> list[int]:
     return [share + (1 if shard < rest else 0) for shard in range(shard_count)]
 
 
+def take_fullest_first(unsold: list[int], seats: int) -> None:
+    """Take `seats` out of `unsold` (one entry per shard) from the fullest
+    shards first, which keeps them even."""
+    for shard in sorted(range(len(unsold)), key=lambda i: -unsold[i]):
+        taken = min(unsold[shard], seats)
+        unsold[shard] -= taken
+        seats -= taken
+        if seats == 0:
+            return
+    raise ValueError("fewer seats free than taken")
+
+
 MAX_SHARDS = 64
 SEATS_PER_SHARD = 10
 

@@ -312,6 +312,7 @@ def ticket_lines(
 
 @dataclass(frozen=True)
 class LineCancellation:
+    event_id: int
     # The line's quantity and its price then (what is owed back).
     quantity: int
     amount_minor: int
@@ -424,5 +425,7 @@ def cancel_line(
         },
     )
     return LineCancellation(
-        quantity=int(quantity), amount_minor=int(quantity) * int(price)
+        event_id=int(event_id),
+        quantity=int(quantity),
+        amount_minor=int(quantity) * int(price),
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from ticketmania.db.events import shard_count_for, spread
+from ticketmania.db.events import shard_count_for, spread, take_fullest_first
 from ticketmania.db.models import Quota
 
 
@@ -266,13 +266,7 @@ class EventQuotaSeats:
         return 0 if quota_id in self.closed else sum(self.unsold[quota_id])
 
     def take(self, quota_id: int, seats: int) -> None:
-        shards = self.unsold[quota_id]
-        for shard in sorted(range(len(shards)), key=lambda i: -shards[i]):
-            taken = min(shards[shard], seats)
-            shards[shard] -= taken
-            seats -= taken
-        if seats:
-            raise ValueError("fewer seats free in the quota than taken")
+        take_fullest_first(self.unsold[quota_id], seats)
 
 
 _LOCK_EVENT_SHARDS = text(
