@@ -293,7 +293,7 @@ def main() -> int:
                         fleet[best],
                         tokens,
                         connections=32,
-                        rounds=1 if quick else 3,
+                        rounds=1 if quick else 5,
                         seconds=2 if quick else 4,
                     ),
                 },

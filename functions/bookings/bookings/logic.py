@@ -79,6 +79,8 @@ class BookingOutcome:
     is_new: bool
     # What is left of the user's booking rate (None: it could not be counted).
     allowance: Allowance | None
+    # A new order's lines as it took them (None: read them from the database).
+    lines: tuple[order_table.Line, ...] | None = None
 
 
 def book_seats(
@@ -161,9 +163,14 @@ def place_order(
         session, cache, claims=claims, event_id=event_id, limit=booking_rate
     )
 
-    def outcome(booking: Booking, *, is_new: bool) -> BookingOutcome:
+    def outcome(
+        booking: Booking,
+        *,
+        is_new: bool,
+        lines: tuple[order_table.Line, ...] | None = None,
+    ) -> BookingOutcome:
         return BookingOutcome(
-            booking=booking, is_new=is_new, allowance=admission.allowance
+            booking=booking, is_new=is_new, allowance=admission.allowance, lines=lines
         )
 
     if admission.marker.is_sold_out:
@@ -194,9 +201,10 @@ def place_order(
     is_one_plain_line = len(lines) == 1 and lines[0].ticket_type_id == DEFAULT_TYPE
     general = [line for line in lines if line.ticket_type_id != DEFAULT_TYPE]
     short_line: int | None = None
+    placed_lines: tuple[order_table.Line, ...] | None = None
 
     def attempt(*, wait: bool) -> booking_table.BookingAttempt:
-        nonlocal is_one_plain_line, general, short_line
+        nonlocal is_one_plain_line, general, short_line, placed_lines
         if is_one_plain_line:
             chosen = lines[0].ticket_type_id
             tried = booking_table.book(
@@ -214,6 +222,10 @@ def place_order(
                 session.rollback()  # the order runs alone, on a connection of its own
         placed = order_table.place(session, wait=wait, lines=general, **common)
         short_line = placed.short_line
+        placed_lines = tuple(
+            order_table.Line(line.ticket_type_id, line.quantity, price)
+            for line, price in zip(general, placed.line_prices, strict=False)
+        )
         return placed.booking
 
     def attempt_both() -> booking_table.BookingAttempt:
@@ -233,7 +245,7 @@ def place_order(
         logger.append_keys(booking_id=result.booking.id)
         count("BookingsMade")
         count("SeatsBooked", seats)
-        return outcome(result.booking, is_new=True)
+        return outcome(result.booking, is_new=True, lines=placed_lines or None)
     if not result.is_token_current:  # revoked since it was admitted
         raise InvalidToken()
     if result.prior is not None:

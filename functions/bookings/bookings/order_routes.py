@@ -32,8 +32,33 @@ from ticketmania.web.response_docs import error_responses, list_response_doc
 router = APIRouter(tags=["orders"])
 
 
-def as_orders(session: Session, bookings: list[Booking]) -> list[OrderOut]:
-    lines = order_table.lines_of(session, [booking.id for booking in bookings])
+def as_orders(
+    session: Session,
+    bookings: list[Booking],
+    *,
+    known_lines: dict[int, tuple[order_table.Line, ...]] | None = None,
+) -> list[OrderOut]:
+    """The bookings as orders. A one-line order's line is on its row; those of
+    orders of several lines are read, unless `known_lines` has them (an order
+    just placed)."""
+    lines: dict[int, list[order_table.Line]] = {}
+    unread = []
+    for booking in bookings:
+        if known_lines and booking.id in known_lines:
+            lines[booking.id] = sorted(
+                known_lines[booking.id], key=lambda line: line.ticket_type_id
+            )
+        elif booking.ticket_type_id is not None:
+            lines[booking.id] = [
+                order_table.Line(
+                    booking.ticket_type_id,
+                    booking.seats_booked,
+                    booking.unit_price_minor or 0,
+                )
+            ]
+        else:
+            unread.append(booking.id)
+    lines.update(order_table.lines_of(session, unread))
     orders = []
     for booking in bookings:
         # The status as a booking reads it (a hold past its end is expired).
@@ -116,6 +141,9 @@ async def create_order(
         response.headers.update(outcome.allowance.headers)
     if not outcome.is_new:
         response.status_code = status.HTTP_200_OK
+    if outcome.lines is not None:
+        known = {outcome.booking.id: outcome.lines}
+        return as_orders(session, [outcome.booking], known_lines=known)[0]
     return as_order(session, outcome.booking)
 
 

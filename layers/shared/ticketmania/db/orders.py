@@ -195,6 +195,8 @@ pick AS (
 """
     + ANSWER.lstrip("\n")
     + """       (SELECT ok FROM sellable),
+       -- The lines' prices in the order asked: the answer needs no read after.
+       (SELECT array_agg(price_minor ORDER BY line) FROM lines),
        -- Only for a refusal: summing every shard of every quota costs.
        CASE WHEN booking.id IS NULL
             THEN (SELECT min(line) FROM quota_left WHERE available < seats) END
@@ -218,10 +220,13 @@ class OrderLine:
 class OrderAttempt:
     """What one order statement did: a booking's facts (`BookingAttempt`,
     where `is_plain_type` says every line was sellable), and which line's
-    quota was short (1-based, None if none was)."""
+    quota was short (1-based, None if none was), and the lines' prices."""
 
     booking: BookingAttempt
     short_line: int | None
+    # Each line's unit price as the order took it, in the order asked (empty
+    # when nothing was ordered).
+    line_prices: tuple[int, ...] = ()
 
 
 def place(
@@ -264,7 +269,11 @@ def place(
         if (sqlstate_of(exc), constraint_of(exc)) != ("23505", "pk_idempotency_keys"):
             raise
         return OrderAttempt(booking=key_taken(), short_line=None)
-    return OrderAttempt(booking=attempt_from(row[:-1]), short_line=row[-1])
+    return OrderAttempt(
+        booking=attempt_from(row[:-2]),
+        short_line=row[-1],
+        line_prices=tuple(int(price) for price in row[-2] or ()),
+    )
 
 
 @dataclass(frozen=True)
