@@ -45,9 +45,7 @@ def section(results: dict[str, Any]) -> str:
             f"{http['orders']['p99_ms']:.1f} ms | **{ratio:.2f}x** |",
             "",
             "Orders/bookings per round: "
-            + ", ".join(
-                f"{r:.2f}" for r in http.get("orders_vs_bookings_rounds", [])
-            )
+            + ", ".join(f"{r:.2f}" for r in http.get("orders_vs_bookings_rounds", []))
             + " (the figure above is their median).",
             "",
             f"Target orders >= {ORDERS_TARGET}x bookings: {_met(ratio, ORDERS_TARGET)}.",
