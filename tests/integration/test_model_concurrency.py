@@ -452,8 +452,8 @@ def read_database(event_id: int) -> dict[str, Any]:
             "bookings": {
                 row.id: row
                 for row in rows(
-                    "SELECT id, user_id, seats_booked, status, expires_at, created_at "
-                    "FROM bookings WHERE event_id = :id"
+                    "SELECT id, user_id, seats_booked, status, expires_at, created_at, "
+                    "total_minor FROM bookings WHERE event_id = :id"
                 )
             },
             "offers": {
@@ -539,7 +539,8 @@ def check(model: Model, total_before: int, resized_to: list[int]) -> None:
             # A hold may have ended (settled or not) or been confirmed or
             # released by a request whose answer the model did not see.
             "held": {"held", "expired", "confirmed", "cancelled"},
-            "expired": {"held", "expired"},
+            # ... and a priced one let go is taken again by its late payment.
+            "expired": {"held", "expired", "confirmed"},
         }[status]
         if model.is_cancelled:
             possible = {"cancelled", "expired"}
@@ -596,7 +597,11 @@ def check(model: Model, total_before: int, resized_to: list[int]) -> None:
             "booking.cancelled": 1
             if was_confirmed and row.status == "cancelled" and not model.is_cancelled
             else None,  # None: 0 or 1 (a cancellation racing the event's)
-            "hold.expired": 1 if row.status == "expired" else 0,
+            # A priced order let go, then taken again by its late payment,
+            # was told both (None: 0 or 1).
+            "hold.expired": 1
+            if row.status == "expired"
+            else (None if row.status == "confirmed" and row.total_minor > 0 else 0),
             "waitlist.offered": 1 if booking_id in db["offers"] else 0,
         }
         for topic, count in expected.items():

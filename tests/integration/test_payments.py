@@ -13,10 +13,13 @@ import stripe
 from sqlalchemy import text
 
 from tests.factories import (
+    assert_quotas_balance,
     auth_header,
     create_event,
+    create_quota,
     create_ticket_type,
     order,
+    seat_books,
     user_token,
 )
 from tests.integration.conftest import TEST_WEBHOOK_SECRET
@@ -242,35 +245,109 @@ def end_hold(order_id: int) -> None:
         )
 
 
-def test_a_success_after_the_hold_was_let_go_is_refunded_in_full(client, priced):
-    start(client, priced)
-    payment_id = provider_payment_id(priced["order"]["id"])
-    buyer_pays(payment_id)
-    end_hold(priced["order"]["id"])
-    # Settled by a booking that needed the seats, say: asked nobody.
+def let_go(event_id: int) -> None:
+    """The event's ended holds settled (by a booking that needed the seats,
+    say): their seats back, their provider asked nothing."""
     from datetime import UTC, datetime
 
     from ticketmania import seat_release
     from ticketmania.db.engine import open_session
 
     with open_session() as session:
-        seat_release.settle(
-            session, priced["event"]["id"], now=datetime.now(UTC), offer_seconds=60
-        )
+        seat_release.settle(session, event_id, now=datetime.now(UTC), offer_seconds=60)
         session.commit()
-    answer = post_webhook(client, *webhook(client, payment_id))
-    assert answer.status_code == 200
-    gone = order_of(client, priced)
-    assert gone["status"] == "expired" and gone["refunded_minor"] == PRICE
+
+
+def refund_status(order_id: int) -> str | None:
     with get_engine().connect() as connection:
-        status = connection.scalar(
+        return connection.scalar(
             text(
                 "SELECT r.status FROM refunds r JOIN payments p ON p.id = r.payment_id "
                 "WHERE p.booking_id = :id"
             ),
-            {"id": priced["order"]["id"]},
+            {"id": order_id},
         )
-    assert status == "succeeded"
+
+
+def test_a_success_after_the_hold_was_let_go_takes_its_seats_again(client, admin):
+    """Seats and quota still free: the order is taken again and paid, its
+    seats out of the event's shards and its quota once more."""
+    event = create_event(client, admin, total_seats=20)
+    kind = create_ticket_type(
+        client, admin, event["id"], name="Seat", price_minor=PRICE
+    )
+    create_quota(client, admin, event["id"], size=5, ticket_type_ids=[kind["id"]])
+    _, token = user_token(client)
+    placed = order(client, token, event["id"], [(kind["id"], 2)]).json()
+    priced = {"order": placed, "token": token}
+    start(client, priced)
+    payment_id = provider_payment_id(placed["id"])
+    buyer_pays(payment_id)
+    end_hold(placed["id"])
+    let_go(event["id"])
+    assert seat_books(event["id"]).available == 20
+    assert (
+        post_webhook(client, *webhook(client, payment_id, amount=2 * PRICE)).status_code
+        == 200
+    )
+    paid = order_of(client, priced)
+    assert (paid["status"], paid["refunded_minor"]) == ("paid", 0)
+    books = seat_books(event["id"])
+    assert (books.available, books.confirmed) == (18, 2)
+    (quota,) = assert_quotas_balance(event["id"])
+    assert (quota.used, quota.unsold) == (2, 3)
+    assert refund_status(placed["id"]) is None
+    ticket = client.get(f"/bookings/{placed['id']}/ticket", headers=auth_header(token))
+    assert ticket.status_code == 200
+
+
+@pytest.mark.parametrize("gone", ["event seats", "quota seats", "line waiting"])
+def test_a_success_after_its_seats_went_to_others_is_refunded_in_full(
+    client, admin, gone
+):
+    """The seats of the let-go order were sold since (the event's, or its
+    quota's while the event has more), or people wait in the line for them:
+    expired, refunded in full, nobody else's seat taken."""
+    seats = 1 if gone != "quota seats" else 10
+    event = create_event(client, admin, total_seats=seats)
+    kind = create_ticket_type(
+        client, admin, event["id"], name="Seat", price_minor=PRICE
+    )
+    if gone == "quota seats":
+        create_quota(client, admin, event["id"], size=1, ticket_type_ids=[kind["id"]])
+    _, token = user_token(client)
+    placed = order(client, token, event["id"], [(kind["id"], 1)]).json()
+    priced = {"order": placed, "token": token}
+    start(client, priced)
+    payment_id = provider_payment_id(placed["id"])
+    buyer_pays(payment_id)
+    end_hold(placed["id"])
+    let_go(event["id"])
+    _, other = user_token(client)
+    if gone == "line waiting":
+        taken = order(client, other, event["id"], [(kind["id"], 1)], hold=True)
+        assert taken.status_code == 201, taken.text
+        _, third = user_token(client)
+        joined = client.post(
+            f"/events/{event['id']}/waitlist",
+            json={"seats": 1, "ticket_type_id": kind["id"]},
+            headers=auth_header(third),
+        )
+        assert joined.status_code == 201, joined.text
+        cancelled = client.post(
+            f"/orders/{taken.json()['id']}/cancel", headers=auth_header(other)
+        )
+        assert cancelled.status_code == 200, cancelled.text
+    else:
+        taken = order(client, other, event["id"], [(kind["id"], 1)], hold=True)
+        assert taken.status_code == 201, taken.text
+    before = seat_books(event["id"])
+    assert post_webhook(client, *webhook(client, payment_id)).status_code == 200
+    lost = order_of(client, priced)
+    assert (lost["status"], lost["refunded_minor"]) == ("expired", PRICE)
+    assert refund_status(placed["id"]) == "succeeded"
+    assert seat_books(event["id"]) == before
+    assert_quotas_balance(event["id"])
 
 
 def test_a_lost_webhook_is_recovered_before_the_hold_is_let_go(client, priced):
@@ -396,8 +473,9 @@ def test_a_success_racing_the_holds_settlement_ends_paid_or_refunded(
     client, admin, live_server
 ):
     """The webhook and the settlement of the ended hold released together,
-    round after round: every round ends paid with its seats, or expired with
-    a full refund; never paid without seats, never both."""
+    round after round. The seats are there for it either way (settled first,
+    the order is taken again): every round ends paid with its seats, never
+    paid without them, never refunded as well."""
     import threading
     from datetime import UTC, datetime
 
@@ -454,13 +532,64 @@ def test_a_success_racing_the_holds_settlement_ends_paid_or_refunded(
         assert answers == [200]
         after = order_of(client, priced)
         outcomes.append(after["status"])
-        if after["status"] == "paid":
-            assert after["refunded_minor"] == 0
-        else:
-            assert (after["status"], after["refunded_minor"]) == ("expired", PRICE)
+        assert (after["status"], after["refunded_minor"]) == ("paid", 0)
         books = seat_books(event["id"])
-        confirmed_now = books.confirmed
-        assert books.available == books.total - confirmed_now
+        assert books.available == books.total - books.confirmed
+    assert outcomes == ["paid"] * RACE_ROUNDS
+
+
+def test_a_late_success_racing_a_buyer_for_the_last_seat_takes_it_once(
+    client, admin, live_server
+):
+    """A let-go order's success and another buyer's order of the one seat it
+    gave back, released together round after round: exactly one of them has
+    the seat; the late payment is paid or refunded in full, never both, never
+    paid without the seat."""
+    outcomes = []
+    for _ in range(RACE_ROUNDS):
+        event = create_event(client, admin, total_seats=1)
+        kind = create_ticket_type(
+            client, admin, event["id"], name="Seat", price_minor=PRICE
+        )
+        _, token = user_token(client)
+        placed = order(client, token, event["id"], [(kind["id"], 1)]).json()
+        priced = {"order": placed, "token": token}
+        start(client, priced)
+        payment_id = provider_payment_id(placed["id"])
+        buyer_pays(payment_id)
+        end_hold(placed["id"])
+        let_go(event["id"])
+        body, headers = webhook(client, payment_id)
+        _, other = user_token(client)
+
+        def deliver(http, body=body, headers=headers):
+            return http.post(
+                "/payments/stripe/webhook",
+                content=body,
+                headers={**headers, "Content-Type": "application/json"},
+            ).status_code
+
+        def buy(http, other=other, event=event, kind=kind):
+            return http.post(
+                "/orders",
+                json={
+                    "event_id": event["id"],
+                    "lines": [{"ticket_type_id": kind["id"], "quantity": 1}],
+                },
+                headers=auth_header(other),
+            ).status_code
+
+        delivered, bought = released_together(live_server, [deliver, buy])
+        assert delivered == 200 and bought in (201, 409)
+        late = order_of(client, priced)
+        if late["status"] == "paid":
+            assert late["refunded_minor"] == 0 and bought == 409
+        else:
+            assert (late["status"], late["refunded_minor"]) == ("expired", PRICE)
+            assert bought == 201
+        outcomes.append(late["status"])
+        books = seat_books(event["id"])
+        assert books.available == 0 and books.confirmed + books.held == 1
     assert set(outcomes) <= {"paid", "expired"}
 
 

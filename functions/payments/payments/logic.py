@@ -108,6 +108,7 @@ def take_webhook(
     *,
     body: bytes,
     signature: str | None,
+    max_seats_per_user: int,
     now: datetime,
 ) -> bool:
     """Verify the event and let it take effect once: the row keyed by its id is
@@ -123,9 +124,9 @@ def take_webhook(
         payment = payment_table.by_provider_id(session, provider.name, event.payment_id)
         if payment is not None:
             logger.append_keys(booking_id=payment.booking_id)
-            payment_table.lock_booking(session, payment.booking_id)
+            settlement.lock_for_success(session, payment.booking_id)
             payment = payment_table.by_provider_id(
-                session, provider.name, event.payment_id
+                session, provider.name, event.payment_id, lock=True
             )
     else:
         payment = None
@@ -136,7 +137,11 @@ def take_webhook(
         return False
     if payment is not None:
         refunds = settlement.apply_success(
-            session, payment, amount_minor=event.amount_minor, now=now
+            session,
+            payment,
+            amount_minor=event.amount_minor,
+            max_seats_per_user=max_seats_per_user,
+            now=now,
         )
     session.commit()
     settlement.carry_out(session, provider, refunds)

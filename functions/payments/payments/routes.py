@@ -82,6 +82,7 @@ async def stripe_webhook(
         get_provider(),
         body=await request.body(),
         signature=stripe_signature,
+        max_seats_per_user=get_settings().max_seats_per_user_per_event,
         now=datetime.now(UTC),
     )
     return WebhookAnswer(took_effect=took_effect)

@@ -438,3 +438,99 @@ def cancel_line(
         quantity=int(quantity),
         amount_minor=int(quantity) * int(price),
     )
+
+
+# An expired order taken again, all of it or nothing: its seats from the
+# event's shards (locked in shard order) and what its lines took from each
+# quota (its takes, still recorded) from that quota's shards, in (quota,
+# shard) order, as the waiting pick takes them; its user's count up to the
+# cap. Not while anyone waits in the event's line (the free seats are the
+# line's), nor once the event is cancelled or started. The order is `held`
+# again, ended, for its payment to pay it in the same transaction.
+_RETAKE = text(
+    """
+    WITH target AS (
+      SELECT b.id, b.user_id, b.event_id, b.seats_booked
+      FROM bookings AS b JOIN events AS e ON e.id = b.event_id
+      WHERE b.id = :booking_id AND b.status = 'expired'
+        AND e.cancelled_at IS NULL AND e.event_date > :now
+        AND NOT EXISTS (SELECT 1 FROM waitlist_entries AS w
+                        WHERE w.event_id = b.event_id AND w.status = 'waiting')
+    ), event_locked AS (
+      SELECT s.shard, s.available
+      FROM seat_shards AS s JOIN target ON s.event_id = target.event_id
+      WHERE s.available > 0
+      ORDER BY s.shard
+      FOR UPDATE OF s
+    ), event_pick AS (
+      SELECT shard, available, least(available, need - before) AS seats
+      FROM (
+        SELECT l.shard, l.available, target.seats_booked AS need,
+               coalesce(sum(l.available) OVER (ORDER BY l.shard
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before,
+               sum(l.available) OVER () AS total
+        FROM event_locked AS l CROSS JOIN target
+      ) AS running
+      WHERE before < need AND total >= need
+    ), needs AS (
+      SELECT quota_id, CAST(sum(seats) AS int) AS seats FROM booking_quota_takes
+      WHERE booking_id = :booking_id GROUP BY quota_id
+    ), quota_locked AS (
+      SELECT s.quota_id, s.shard, s.available
+      FROM quota_shards AS s
+      WHERE s.quota_id IN (SELECT quota_id FROM needs) AND s.available > 0
+        AND (SELECT count(*) FROM event_locked) > 0
+      ORDER BY s.quota_id, s.shard
+      FOR UPDATE OF s
+    ), quota_pick AS (
+      SELECT quota_id, shard, available, least(available, need - before) AS seats
+      FROM (
+        SELECT l.quota_id, l.shard, l.available, needs.seats AS need,
+               coalesce(sum(l.available) OVER (PARTITION BY l.quota_id ORDER BY l.shard
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before,
+               sum(l.available) OVER (PARTITION BY l.quota_id) AS quota_total
+        FROM quota_locked AS l JOIN needs ON needs.quota_id = l.quota_id
+      ) AS running
+      WHERE before < need AND quota_total >= need
+    ), enough AS (
+      SELECT 1 WHERE EXISTS (SELECT 1 FROM event_pick)
+        AND (SELECT count(DISTINCT quota_id) FROM quota_pick) = (SELECT count(*) FROM needs)
+    ), allowance AS (
+      INSERT INTO user_event_seats AS u (user_id, event_id, seats)
+      SELECT user_id, event_id, seats_booked FROM target WHERE EXISTS (SELECT 1 FROM enough)
+      ON CONFLICT (user_id, event_id) DO UPDATE SET seats = u.seats + EXCLUDED.seats
+      WHERE u.seats + EXCLUDED.seats <= :cap
+      RETURNING u.seats
+    ), taken AS (
+      UPDATE seat_shards AS s SET available = p.available - p.seats
+      FROM event_pick AS p, target
+      WHERE s.event_id = target.event_id AND s.shard = p.shard
+        AND EXISTS (SELECT 1 FROM allowance)
+    ), quota_taken AS (
+      UPDATE quota_shards AS s
+      SET available = p.available - p.seats,
+          closed = s.closed OR (q.close_when_sold_out AND p.available - p.seats = 0)
+      FROM quota_pick AS p JOIN quotas AS q ON q.id = p.quota_id
+      WHERE s.quota_id = p.quota_id AND s.shard = p.shard
+        AND EXISTS (SELECT 1 FROM allowance)
+    ), held_again AS (
+      UPDATE bookings SET status = 'held', expires_at = :now
+      WHERE id = :booking_id AND EXISTS (SELECT 1 FROM allowance)
+      RETURNING id
+    )
+    SELECT count(*) FROM held_again
+    """
+)
+
+
+def retake(
+    session: Session, booking_id: int, *, max_seats_per_user: int, now: datetime
+) -> bool:
+    """Take an expired order's seats again (see _RETAKE); True when it did,
+    and the order is `held` (ended) for its payment to pay now. Run with the
+    event's admin-write lock and its shards locked (`payments.settlement`);
+    the caller commits."""
+    retaken = session.scalar(
+        _RETAKE, {"booking_id": booking_id, "cap": max_seats_per_user, "now": now}
+    )
+    return bool(retaken)

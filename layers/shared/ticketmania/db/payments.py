@@ -56,13 +56,14 @@ def of_booking(
 
 
 def by_provider_id(
-    session: Session, provider: str, provider_payment_id: str
+    session: Session, provider: str, provider_payment_id: str, *, lock: bool = False
 ) -> Payment | None:
+    suffix = " FOR UPDATE" if lock else ""
     return _payment(
         session.execute(
             text(
                 f"SELECT {_COLUMNS} FROM payments "
-                "WHERE provider = :provider AND provider_payment_id = :pid FOR UPDATE"
+                f"WHERE provider = :provider AND provider_payment_id = :pid{suffix}"
             ),
             {"provider": provider, "pid": provider_payment_id},
         ).one_or_none()
@@ -95,6 +96,19 @@ def insert(
     payment = _payment(row)
     assert payment is not None
     return payment
+
+
+def event_of_booking(session: Session, booking_id: int) -> int | None:
+    found = session.scalar(
+        text("SELECT event_id FROM bookings WHERE id = :id"), {"id": booking_id}
+    )
+    return int(found) if found is not None else None
+
+
+def status_of_booking(session: Session, booking_id: int) -> str | None:
+    return session.scalar(
+        text("SELECT status FROM bookings WHERE id = :id"), {"id": booking_id}
+    )
 
 
 _LOCK_BOOKING = text(

@@ -84,7 +84,12 @@ def _recover_payments(now: datetime) -> int:
     from ticketmania.payments import get_provider
     from ticketmania.payments.settlement import recover_successes
 
-    return recover_successes(open_job_session, get_provider(), now=now)
+    return recover_successes(
+        open_job_session,
+        get_provider(),
+        max_seats_per_user=get_settings().max_seats_per_user_per_event,
+        now=now,
+    )
 
 
 def _refund_pending() -> dict[str, int]:

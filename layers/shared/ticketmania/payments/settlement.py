@@ -3,10 +3,17 @@ webhook (PaymentsFunction) and the jobs that recover what a lost webhook or a
 failed call left (AdminJobsFunction).
 
 A success pays its order if the order can still be had (held, settled or
-not: until then its seats are still the order's), else the whole amount is
-refunded and the order stays as it is (expired or cancelled): never paid
-without seats, never seats taken twice. The order row is locked first, so a
-success and the hold's settlement take turns on it.
+not: until then its seats are still the order's). An order whose hold was
+let go (`expired`) is taken again first, all of it, when the event's shards
+and its quotas still have the seats (db/orders.retake); else the whole amount
+is refunded and the order stays as it is (expired, or cancelled by its
+owner): never paid without seats, never seats taken twice.
+
+Locks (`lock_for_success`): the event's admin-write lock first, as every
+settlement of holds takes it, so an order's status cannot turn `expired`
+under a success; then, for an expired order only, the event's shards in
+order (a re-take writes them); then the order's row. The order of every
+other multi-lock write: no deadlock with a cancellation or a settlement.
 """
 
 from __future__ import annotations
@@ -15,10 +22,26 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from ticketmania.db import events as event_table
+from ticketmania.db import orders as order_table
 from ticketmania.db import payments as payment_table
 from ticketmania.db.engine import SessionOpener
 from ticketmania.observability import count, logger
 from ticketmania.payments.provider import PaymentProvider
+
+
+def lock_for_success(session: Session, booking_id: int) -> bool:
+    """Take the locks a success needs, in the order the module's doc gives;
+    False when there is no such order."""
+    event_id = payment_table.event_of_booking(session, booking_id)
+    if event_id is None:
+        return False
+    event_table.lock_for_admin_write(session, event_id)
+    # Read once the lock is held: only a settlement, which holds it too, ends a hold.
+    if payment_table.status_of_booking(session, booking_id) == "expired":
+        event_table.lock_seats(session, event_id)
+    payment_table.lock_booking(session, booking_id)
+    return True
 
 
 def apply_success(
@@ -26,21 +49,32 @@ def apply_success(
     payment: payment_table.Payment,
     *,
     amount_minor: int,
+    max_seats_per_user: int,
     now: datetime,
 ) -> list[int]:
-    """Pay the order, or refund the payment whole when its order is gone;
-    the refunds to carry out once the caller has committed."""
-    payment_table.lock_booking(session, payment.booking_id)
+    """Pay the order (taken again first if its hold was let go), or refund
+    the payment whole when its seats are gone; the refunds to carry out once
+    the caller has committed. Run after `lock_for_success`."""
     if payment.status == "succeeded":
         return []  # taken into account already
     if payment_table.pay(session, payment, amount_minor=amount_minor, now=now):
         count("OrdersPaid")
         return []
+    if order_table.retake(
+        session, payment.booking_id, max_seats_per_user=max_seats_per_user, now=now
+    ) and payment_table.pay(session, payment, amount_minor=amount_minor, now=now):
+        logger.info(
+            "a payment succeeded after its hold was let go: seats taken again",
+            extra={"booking_id": payment.booking_id},
+        )
+        count("OrdersPaid")
+        count("OrdersRetaken")
+        return []
     left = amount_minor - payment_table.refunded(session, payment.id)
     if left <= 0:
         return []
     logger.info(
-        "a payment succeeded for an order that is gone: refunded",
+        "a payment succeeded for an order whose seats are gone: refunded",
         extra={"booking_id": payment.booking_id},
     )
     count("PaymentsRefundedUnplaced")
@@ -120,7 +154,11 @@ def refund_pending(open_session: SessionOpener, provider: PaymentProvider) -> in
 
 
 def recover_successes(
-    open_session: SessionOpener, provider: PaymentProvider, *, now: datetime
+    open_session: SessionOpener,
+    provider: PaymentProvider,
+    *,
+    max_seats_per_user: int,
+    now: datetime,
 ) -> int:
     """Before ended holds are let go: ask the provider about each one's open
     payment; a success (its webhook lost) pays the order. How many did."""
@@ -132,12 +170,16 @@ def recover_successes(
         if found.status != "succeeded":
             continue
         with open_session() as session:
-            payment_table.lock_booking(session, candidate.booking_id)
+            lock_for_success(session, candidate.booking_id)
             payment = payment_table.of_booking(session, candidate.booking_id, lock=True)
             if payment is None:
                 continue
             refunds = apply_success(
-                session, payment, amount_minor=found.amount_minor, now=now
+                session,
+                payment,
+                amount_minor=found.amount_minor,
+                max_seats_per_user=max_seats_per_user,
+                now=now,
             )
             session.commit()
             carry_out(session, provider, refunds)
