@@ -39,10 +39,12 @@ def test_admin_creates_an_event(client, admin):
         "total_seats",
         "available_seats",
         "currency",
+        "buyers_cancel_lines",
         "created_at",
         "updated_at",
     }
     assert event["available_seats"] == event["total_seats"] == 120
+    assert event["buyers_cancel_lines"] is False
     assert datetime.fromisoformat(event["event_date"]) == datetime.fromisoformat(
         body["event_date"]
     )

@@ -466,6 +466,43 @@ def test_cancelling_one_line_gives_its_seats_to_its_quotas_and_refunds_its_price
     assert again.status_code == 404
 
 
+def test_a_buyer_cancels_a_line_of_their_own_where_the_event_allows_it(client, admin):
+    event = create_event(client, admin, total_seats=30, buyers_cancel_lines=True)
+    assert event["buyers_cancel_lines"] is True
+    vip = create_ticket_type(client, admin, event["id"], name="VIP", price_minor=5000)
+    std = create_ticket_type(client, admin, event["id"], name="Std", price_minor=1000)
+    _, token = user_token(client)
+    placed = order(client, token, event["id"], [(vip["id"], 1), (std["id"], 1)]).json()
+    priced = {"order": placed, "token": token, "event": event}
+    start(client, priced)
+    payment_id = provider_payment_id(placed["id"])
+    buyer_pays(payment_id)
+    post_webhook(client, *webhook(client, payment_id, amount=6000))
+    url = f"/orders/{placed['id']}/lines/{vip['id']}/cancel"
+    _, stranger = user_token(client)
+    assert client.post(url, headers=auth_header(stranger)).status_code == 404
+    done = client.post(url, headers=auth_header(token))
+    assert done.status_code == 200, done.text
+    assert done.json()["refund"]["amount_minor"] == 5000
+    assert order_of(client, priced)["refunded_minor"] == 5000
+    # Once the organisers take it back, the buyer's own cancellation is refused.
+    patched = client.patch(
+        f"/events/{event['id']}",
+        json={"buyers_cancel_lines": False},
+        headers=auth_header(admin),
+    )
+    assert patched.status_code == 200 and patched.json()["buyers_cancel_lines"] is False
+    second = order(client, token, event["id"], [(vip["id"], 1), (std["id"], 1)]).json()
+    start(client, {"order": second, "token": token})
+    second_payment = provider_payment_id(second["id"])
+    buyer_pays(second_payment)
+    post_webhook(client, *webhook(client, second_payment, amount=6000))
+    refused = client.post(
+        f"/orders/{second['id']}/lines/{vip['id']}/cancel", headers=auth_header(token)
+    )
+    assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+
+
 RACE_ROUNDS = 10
 
 

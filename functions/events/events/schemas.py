@@ -42,6 +42,14 @@ Location = Annotated[
 ]
 Description = Annotated[str, StringConstraints(max_length=5000)]
 Seats = Annotated[int, Field(ge=1, le=MAX_TOTAL_SEATS, strict=True)]
+BuyersCancelLines = Annotated[
+    bool,
+    Field(
+        strict=True,
+        description="Buyers may cancel one line of their own paid order "
+        "(its price refunded); an admin always may",
+    ),
+]
 Currency = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{3}$"),
@@ -70,6 +78,7 @@ class EventCreate(BaseModel):
     event_date: FutureDatetime
     total_seats: Seats
     currency: Currency = "EUR"
+    buyers_cancel_lines: BuyersCancelLines = False
 
 
 class EventUpdate(BaseModel):
@@ -86,10 +95,18 @@ class EventUpdate(BaseModel):
     event_date: FutureDatetime | None = None
     total_seats: Seats | None = None
     currency: Currency | None = None
+    buyers_cancel_lines: BuyersCancelLines | None = None
 
     @model_validator(mode="after")
     def _required_fields_are_not_null(self) -> EventUpdate:
-        for name in ("title", "location", "event_date", "total_seats", "currency"):
+        for name in (
+            "title",
+            "location",
+            "event_date",
+            "total_seats",
+            "currency",
+            "buyers_cancel_lines",
+        ):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
         return self

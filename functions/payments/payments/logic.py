@@ -19,6 +19,7 @@ from ticketmania.db import waitlist as waitlist_table
 from ticketmania.db.models import User
 from ticketmania.errors import (
     Conflict,
+    Forbidden,
     HoldExpired,
     IdempotencyMismatch,
     InvalidSignature,
@@ -213,18 +214,26 @@ def cancel_line(
     *,
     order_id: int,
     ticket_type_id: int,
+    user: User,
     now: datetime,
     offer_seconds: int,
 ) -> LineCancelled:
-    """Cancel one line of a paid order of several: its seats back to the event
-    and to the quotas that line took from, and a refund of exactly its price."""
+    """Cancel one line of a paid order of several, for an admin or, where the
+    event lets its buyers, the order's owner: its seats back to the event and
+    to the quotas that line took from, and a refund of exactly its price."""
     logger.append_keys(booking_id=order_id)
     try:
         cancelled = order_table.cancel_line(
-            session, booking_id=order_id, ticket_type_id=ticket_type_id, now=now
+            session,
+            booking_id=order_id,
+            ticket_type_id=ticket_type_id,
+            now=now,
+            buyer_id=None if user.role == "admin" else user.id,
         )
     except order_table.LineNotCancellable as exc:
         raise Conflict(str(exc)) from None
+    except order_table.NotTheBuyersToCancel as exc:
+        raise Forbidden(str(exc)) from None
     if cancelled is None:
         raise NotFound("No such line in the order")
     payment = payment_table.of_booking(session, order_id, lock=True)

@@ -128,11 +128,12 @@ async def refund_order(
     "/orders/{id}/lines/{line_id}/cancel",
     response_model=LineCancelled,
     responses=error_responses(401, 403, 404, 409, 422, 503),
-    summary="Cancel one line of a paid order (admin): its seats back to its quotas, "
-    "its price refunded; line_id is the line's ticket_type_id",
+    summary="Cancel one line of a paid order (an admin, or its buyer where the "
+    "event has buyers_cancel_lines): its seats back to its quotas, its price "
+    "refunded; line_id is the line's ticket_type_id",
 )
 async def cancel_line(
-    id: PathId, line_id: PathId, admin: CurrentAdmin, session: SessionDep
+    id: PathId, line_id: PathId, user: CurrentUser, session: SessionDep
 ) -> Any:
     return logic.cancel_line(
         session,
@@ -140,6 +141,7 @@ async def cancel_line(
         get_cache(),
         order_id=id,
         ticket_type_id=line_id,
+        user=user,
         now=datetime.now(UTC),
         offer_seconds=get_settings().waitlist_offer_seconds,
     )

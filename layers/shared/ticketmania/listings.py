@@ -83,6 +83,7 @@ class EventOut(BaseModel):
     total_seats: int
     available_seats: int
     currency: str
+    buyers_cancel_lines: bool
     created_at: datetime
     updated_at: datetime
 

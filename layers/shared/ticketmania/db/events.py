@@ -134,9 +134,9 @@ _INSERT_EVENT = text(
     """
     WITH event AS (
       INSERT INTO events (title, description, location, event_date, total_seats,
-                          shard_count, currency)
+                          shard_count, currency, buyers_cancel_lines)
       VALUES (:title, :description, :location, :event_date, :total_seats,
-              :shard_count, :currency)
+              :shard_count, :currency, :buyers_cancel_lines)
       RETURNING id, total_seats, shard_count
     ), default_type AS (
       INSERT INTO ticket_types (event_id, name, price_minor, is_default)
@@ -161,6 +161,7 @@ def insert_event(session: Session, **fields: Any) -> Event:
         {
             "description": None,
             "currency": "EUR",
+            "buyers_cancel_lines": False,
             **fields,
             "shard_count": shard_count_for(fields["total_seats"]),
         },

@@ -126,6 +126,10 @@ class Event(Base):
     currency: Mapped[str] = mapped_column(
         String(3), nullable=False, server_default="EUR"
     )
+    # A buyer may cancel one line of their own paid order (an admin always may).
+    buyers_cancel_lines: Mapped[bool] = mapped_column(
+        nullable=False, server_default="false"
+    )
     # Set when an admin cancels (DELETE): the row stays, hidden from reads.
     cancelled_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True

@@ -333,7 +333,8 @@ _LOCK_LINE = text(
            e.event_date > :now AND e.cancelled_at IS NULL,
            (SELECT count(*) FROM booking_lines WHERE booking_id = b.id
             AND cancelled_at IS NULL),
-           EXISTS (SELECT 1 FROM checkins WHERE booking_id = b.id)
+           EXISTS (SELECT 1 FROM checkins WHERE booking_id = b.id),
+           e.buyers_cancel_lines
     FROM bookings AS b
     JOIN events AS e ON e.id = b.event_id
     JOIN booking_lines AS l ON l.booking_id = b.id AND l.ticket_type_id = :type_id
@@ -376,13 +377,23 @@ class LineNotCancellable(Exception):
     """Why a line cannot be cancelled alone (said to the caller as a 409)."""
 
 
+class NotTheBuyersToCancel(Exception):
+    """The event does not let its buyers cancel lines (a 403)."""
+
+
 def cancel_line(
-    session: Session, *, booking_id: int, ticket_type_id: int, now: datetime
+    session: Session,
+    *,
+    booking_id: int,
+    ticket_type_id: int,
+    now: datetime,
+    buyer_id: int | None = None,
 ) -> LineCancellation | None:
     """Cancel one line of a confirmed order of several: its seats back to the
     event's shard and to exactly the quotas that line took from (its takes,
     then gone), the user's count and the order's seats down. None: the order
-    has no such live line. Locks the event's shard first, then the quotas'
+    has no such live line, or (`buyer_id`: asked by a buyer, not an admin) is
+    not that buyer's. Locks the event's shard first, then the quotas'
     (in quota order), then the order's row, as a cancellation does; the caller
     commits."""
     event_id = session.scalar(
@@ -413,7 +424,15 @@ def cancel_line(
     ).one_or_none()
     if row is None:
         return None
-    quantity, price, status, user_id, _, is_open, live_lines, checked_in = row
+    (quantity, price, status, user_id, _, is_open, live_lines, checked_in,
+     buyers_may) = row  # fmt: skip
+    if buyer_id is not None:
+        if user_id != buyer_id:
+            return None
+        if not buyers_may:
+            raise NotTheBuyersToCancel(
+                "This event's lines are cancelled by its organisers only"
+            )
     if status != "confirmed":
         raise LineNotCancellable("Only a paid order's lines are cancelled one by one")
     if not is_open:
