@@ -44,6 +44,9 @@ def booking_statement_script(statement: str) -> str:
         "topic": f"'{outbox.BOOKING_CONFIRMED}'",
         # The event's default ticket type, as POST /bookings sells.
         "ticket_type_id": "NULL",
+        # No waiting room on the benchmark's events: no admission to use.
+        "admission_jti": "NULL",
+        "admission_position": "NULL",
     }
     body = statement
     for name, value in fixed.items():

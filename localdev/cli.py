@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     job = commands.add_parser("job", help="run one scheduled job now")
     job.add_argument(
         "name",
-        help="relay-outbox, expire-holds, reconcile-seats, purge-idempotency-keys, warm-cache, refund-pending or sales-report",
+        help="relay-outbox, expire-holds, reconcile-seats, purge-idempotency-keys, warm-cache, refund-pending, waiting-room-inlet or sales-report",
     )
     job.add_argument(
         "--repair", action="store_true", help="reconcile-seats: fix what drifted"

@@ -14,8 +14,9 @@ from ticketmania.observability import logger
 
 TICK_SECONDS = 1.0
 # The relay every few seconds, so a booking's e-mail lands at once; the holds
-# every second, so an offer follows a lapse at once.
-LOCAL_EVERY_SECONDS = {"relay-outbox": 5, "expire-holds": 1}
+# every second, so an offer follows a lapse at once; the waiting room's inlet
+# every second, so the queue moves as it would between minutes in AWS.
+LOCAL_EVERY_SECONDS = {"relay-outbox": 5, "expire-holds": 1, "waiting-room-inlet": 1}
 
 
 def run_due_jobs(

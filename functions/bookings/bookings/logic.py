@@ -38,6 +38,8 @@ from ticketmania.db import orders as order_table
 from ticketmania.db import ticket_types as ticket_type_table
 from ticketmania.db.models import Booking, User
 from ticketmania.errors import (
+    AdmissionRequired,
+    AdmissionUsed,
     AlreadyCancelled,
     EventClosed,
     HoldExpired,
@@ -51,6 +53,7 @@ from ticketmania.errors import (
 from ticketmania.observability import count, logger
 from ticketmania.rate_limits import Allowance, RateLimit
 from ticketmania.security import TokenClaims
+from ticketmania.waiting_room import tokens as admission_tokens
 
 
 def request_hash(*, event_id: int, seats_booked: int, hold: bool = False) -> str:
@@ -97,6 +100,7 @@ def book_seats(
     hold_seconds: int,
     offer_seconds: int,
     now: datetime,
+    admission_token: str | None = None,
 ) -> BookingOutcome:
     """Book (or, with `hold`, hold for `hold_seconds`) seats of the event's
     default ticket type for the token's user, or answer a retry with the
@@ -115,6 +119,7 @@ def book_seats(
         hold_seconds=hold_seconds,
         offer_seconds=offer_seconds,
         now=now,
+        admission_token=admission_token,
     )
 
 
@@ -149,6 +154,7 @@ def place_order(
     hold_seconds: int,
     offer_seconds: int,
     now: datetime,
+    admission_token: str | None = None,
 ) -> BookingOutcome:
     """Order the lines (all of them or none) for the token's user, or answer a
     retry under the same Idempotency-Key with the original.
@@ -173,6 +179,16 @@ def place_order(
             booking=booking, is_new=is_new, allowance=admission.allowance, lines=lines
         )
 
+    # A waiting room's admission, verified here (its signature, event, user and
+    # expiry); whether the event needs one, and its one use, are the statement's.
+    queue_admission = None
+    if admission_token is not None:
+        verified = admission_tokens.verify(
+            admission_token, event_id=event_id, user_id=claims.user_id
+        )
+        queue_admission = booking_table.QueueAdmission(
+            jti=verified.jti, position=verified.position
+        )
     if admission.marker.is_sold_out:
         # A retry is answered before any other rule: the original stands.
         prior = _find_prior(session, claims, idempotency_key)
@@ -192,6 +208,7 @@ def place_order(
         "now": now,
         "hold": hold,
         "hold_seconds": hold_seconds,
+        "admission": queue_admission,
     }
     # The booking statement for POST /bookings (the default type, quota-free
     # unless an admin put it in one); the order statement for POST /orders,
@@ -263,6 +280,10 @@ def place_order(
         raise AssertionError("an Idempotency-Key was taken by a booking that is gone")
     if not result.is_event_found:
         raise NotFound("Event not found")
+    if result.is_admission_used:
+        raise AdmissionUsed()
+    if result.is_admission_missing:
+        raise AdmissionRequired()
     if not result.is_event_open:
         raise EventClosed("The event is cancelled or has already started")
     if not result.is_plain_type:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from sqlalchemy.orm import Session
 
 from bookings import holds, logic
-from bookings.routes import IdempotencyKey
+from bookings.routes import AdmissionToken, IdempotencyKey
 from bookings.schemas import (
     ORDER_STATUS,
     BookingOut,
@@ -100,7 +100,7 @@ def as_order(session: Session, booking: Booking) -> OrderOut:
             "model": OrderOut,
             "description": "A retry under the same Idempotency-Key: the original",
         },
-        **error_responses(401, 404, 409, 413, 422, 429, 503),
+        **error_responses(401, 403, 404, 409, 413, 422, 429, 503),
     },
     summary="Order (or hold) tickets of several types: every line or none "
     "(409 sold_out naming the type, not_on_sale, event_closed, limit_exceeded, "
@@ -112,6 +112,7 @@ async def create_order(
     session: SessionDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
+    admission_token: AdmissionToken = None,
 ) -> Any:
     settings = get_settings()
     lines = [
@@ -136,6 +137,7 @@ async def create_order(
         hold_seconds=settings.hold_seconds,
         offer_seconds=settings.waitlist_offer_seconds,
         now=datetime.now(UTC),
+        admission_token=admission_token,
     )
     if outcome.allowance is not None:
         response.headers.update(outcome.allowance.headers)

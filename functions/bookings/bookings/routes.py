@@ -19,6 +19,16 @@ from ticketmania.web.response_docs import error_responses, list_response_doc
 
 router = APIRouter(tags=["bookings"])
 
+AdmissionToken = Annotated[
+    str | None,
+    Header(
+        alias="X-Admission-Token",
+        min_length=1,
+        max_length=2000,
+        description="The waiting room's admission (GET /events/{id}/queue/me): "
+        "needed while the event's room is on; one order or hold per admission",
+    ),
+]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -40,7 +50,7 @@ IdempotencyKey = Annotated[
             "model": BookingOut,
             "description": "A retry under the same Idempotency-Key: the original",
         },
-        **error_responses(401, 404, 409, 413, 422, 429, 503),
+        **error_responses(401, 403, 404, 409, 413, 422, 429, 503),
     },
     summary="Book or hold seats (never oversold; 409 sold_out, event_closed, limit_exceeded, idempotency_mismatch)",
 )
@@ -50,6 +60,7 @@ async def create_booking(
     session: SessionDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
+    admission_token: AdmissionToken = None,
 ) -> Any:
     settings = get_settings()
     outcome = logic.book_seats(
@@ -65,6 +76,7 @@ async def create_booking(
         hold_seconds=settings.hold_seconds,
         offer_seconds=settings.waitlist_offer_seconds,
         now=datetime.now(UTC),
+        admission_token=admission_token,
     )
     if outcome.allowance is not None:
         response.headers.update(outcome.allowance.headers)

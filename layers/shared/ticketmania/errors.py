@@ -6,6 +6,8 @@ AppError (status, code)
 ├── InvalidToken          401 invalid_token
 ├── InvalidCredentials    401 invalid_credentials
 ├── Forbidden             403 forbidden
+│   ├── AdmissionRequired     403 admission_required
+│   └── AdmissionInvalid      403 admission_invalid
 ├── NotFound              404 not_found
 ├── Conflict              409 conflict
 │   ├── EmailTaken            409 email_taken
@@ -30,6 +32,8 @@ AppError (status, code)
 │   ├── CurrencyLocked        409 currency_locked
 │   ├── PaymentRequired       409 payment_required
 │   ├── NotPayable            409 not_payable
+│   ├── AdmissionUsed         409 admission_used
+│   ├── QueueNotOpen          409 queue_not_open
 │   └── RefundExceedsCaptured 409 refund_exceeds_captured
 ├── InvalidSignature      400 invalid_signature
 ├── InvalidValue          422 validation_error (a value the database cannot store)
@@ -111,6 +115,21 @@ class InvalidCredentials(AppError):
 
 class Forbidden(AppError):
     status, code, default_detail = 403, "forbidden", "Not allowed"
+
+
+class AdmissionRequired(Forbidden):
+    code, default_detail = (
+        "admission_required",
+        "This event's sale goes through its waiting room: join the queue "
+        "(POST /events/{id}/queue) and send its X-Admission-Token",
+    )
+
+
+class AdmissionInvalid(Forbidden):
+    code, default_detail = (
+        "admission_invalid",
+        "The admission token is not valid for this event and user, or has expired",
+    )
 
 
 class NotFound(AppError):
@@ -288,3 +307,14 @@ class Unavailable(AppError):
         self, detail: str | None = None, *, retry_after: int = RETRY_AFTER_SECONDS
     ) -> None:
         super().__init__(detail, retry_after=retry_after)
+
+
+class AdmissionUsed(Conflict):
+    code, default_detail = (
+        "admission_used",
+        "This admission was used already: one order or hold per admission",
+    )
+
+
+class QueueNotOpen(Conflict):
+    code, default_detail = "queue_not_open", "The waiting room is not open yet"

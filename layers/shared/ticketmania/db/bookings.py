@@ -12,7 +12,7 @@ update), then the bookings row, then user_event_seats.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -120,6 +120,8 @@ prior AS (
 ), event_now AS (
   SELECT e.id, e.currency FROM events AS e
   WHERE e.id = :event_id AND e.cancelled_at IS NULL AND e.event_date > :now
+    -- While its waiting room is on, the event sells only to an admission.
+    AND (NOT e.admission_required OR CAST(:admission_jti AS varchar) IS NOT NULL)
     AND EXISTS (SELECT 1 FROM pick)
     AND EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version)
     AND NOT EXISTS (SELECT 1 FROM prior)
@@ -157,16 +159,27 @@ SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
                AND expires_at <= :now),
        (SELECT min(expires_at) FROM bookings WHERE event_id = :event_id
         AND status = 'held' AND expires_at > :now),
+       coalesce(event.admission_required, false)
+         AND CAST(:admission_jti AS varchar) IS NULL,
 """
 ANSWER_FROM = """
 FROM (SELECT 1) AS one
 LEFT JOIN booking ON true
 LEFT JOIN prior ON true
 LEFT JOIN (
-  SELECT id, cancelled_at IS NULL AND event_date > :now AS is_open
+  SELECT id, cancelled_at IS NULL AND event_date > :now AS is_open, admission_required
   FROM events WHERE id = :event_id
 ) AS event ON true
 """
+
+# The admission a booking was made with, used up in the same statement: a
+# second use is a unique violation of pk_admission_uses (nothing written).
+ADMISSION_USE = """
+), admission_use AS (
+  INSERT INTO admission_uses (jti, event_id, user_id, position, booking_id)
+  SELECT CAST(:admission_jti AS varchar), event_id, user_id,
+         CAST(:admission_position AS bigint), id
+  FROM booking WHERE CAST(:admission_jti AS varchar) IS NOT NULL"""
 
 _BOOK_AFTER_PICK = (
     "\n, "
@@ -198,7 +211,9 @@ _BOOK_AFTER_PICK = (
 ), key AS (
   INSERT INTO idempotency_keys (user_id, key, request_hash, booking_id)
   SELECT user_id, CAST(:key AS varchar), CAST(:request_hash AS varchar), id
-  FROM booking WHERE CAST(:key AS varchar) IS NOT NULL
+  FROM booking WHERE CAST(:key AS varchar) IS NOT NULL"""
+    + ADMISSION_USE
+    + """
 ), message AS (
   INSERT INTO outbox (topic, payload)
   SELECT CAST(:topic AS varchar), jsonb_build_object('booking_id', id, 'user_id', user_id,
@@ -214,6 +229,22 @@ _BOOK_AFTER_PICK = (
 
 BOOK_FROM_ONE_SHARD = "WITH " + _KIND + _PICK_ONE_SHARD + _BOOK_AFTER_PICK
 BOOK_FROM_SHARDS_IN_ORDER = "WITH " + _KIND + _PICK_SHARDS_IN_ORDER + _BOOK_AFTER_PICK
+
+
+@dataclass(frozen=True)
+class QueueAdmission:
+    """A waiting room's admission the request carries (verified already):
+    its token's id, used up by the booking made with it, and its position."""
+
+    jti: str
+    position: int
+
+
+def admission_params(admission: QueueAdmission | None) -> dict[str, Any]:
+    return {
+        "admission_jti": admission.jti if admission is not None else None,
+        "admission_position": admission.position if admission is not None else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -248,6 +279,10 @@ class BookingAttempt:
     # event's, within its max_per_order); if not, the general order statement
     # (db/orders.py) takes it, or says why not.
     is_plain_type: bool = True
+    # The event's waiting room is on and the request carried no admission.
+    is_admission_missing: bool = False
+    # The admission was used already (by another order or hold): nothing written.
+    is_admission_used: bool = False
 
     def may_wait(self, seats: int) -> bool:
         """The fast pick found no free shard, though the seats may be there,
@@ -285,6 +320,7 @@ def book(
     hold: bool = False,
     hold_seconds: int = 0,
     ticket_type_id: int | None = None,
+    admission: QueueAdmission | None = None,
 ) -> BookingAttempt:
     """Book seats in one statement that is its own transaction: take them from
     the shards (one shard, skipping busy ones; or, with `wait`, as many shards as
@@ -310,16 +346,32 @@ def book(
         "hold": hold,
         "hold_seconds": hold_seconds,
         "ticket_type_id": ticket_type_id,
+        **admission_params(admission),
     }
     statement = BOOK_FROM_SHARDS_IN_ORDER if wait else BOOK_FROM_ONE_SHARD
     try:
         (row,) = run_alone(session, statement, params)
     except DBAPIError as exc:
-        # A unique violation on the key: another request under it committed first.
-        if (sqlstate_of(exc), constraint_of(exc)) != ("23505", "pk_idempotency_keys"):
-            raise
-        return key_taken()
+        return taken_or_raise(exc)
     return attempt_from(row)
+
+
+def taken_or_raise(exc: DBAPIError) -> BookingAttempt:
+    """A unique violation on the key (another request under it committed
+    first) or on the admission (used by another booking): the answer;
+    anything else is raised again."""
+    match (sqlstate_of(exc), constraint_of(exc)):
+        case ("23505", "pk_idempotency_keys"):
+            return key_taken()
+        case ("23505", "pk_admission_uses"):
+            return admission_used()
+    raise exc
+
+
+def admission_used() -> BookingAttempt:
+    """The answer when the admission was used by another booking: nothing
+    was written."""
+    return replace(key_taken(), is_key_taken=False, is_admission_used=True)
 
 
 def key_taken() -> BookingAttempt:
@@ -361,7 +413,8 @@ def attempt_from(row: Any) -> BookingAttempt:
         is_waitlisted=bool(flags[8]),
         has_ended_holds=bool(flags[9]),
         next_hold_end=flags[10],
-        is_plain_type=bool(flags[11]),
+        is_admission_missing=bool(flags[11]),
+        is_plain_type=bool(flags[12]),
     )
 
 

@@ -29,14 +29,16 @@ from sqlalchemy.orm import Session
 
 from ticketmania.db import outbox
 from ticketmania.db.bookings import (
+    ADMISSION_USE,
     ANSWER,
     ANSWER_FROM,
     GUARDS,
     BookingAttempt,
+    QueueAdmission,
+    admission_params,
     attempt_from,
-    key_taken,
+    taken_or_raise,
 )
-from ticketmania.db.failures import constraint_of, sqlstate_of
 from ticketmania.db.statements import run_alone
 
 # The lines asked for, each read with its type as this snapshot has it: a
@@ -179,7 +181,9 @@ pick AS (
 ), key AS (
   INSERT INTO idempotency_keys (user_id, key, request_hash, booking_id)
   SELECT user_id, CAST(:key AS varchar), CAST(:request_hash AS varchar), id
-  FROM booking WHERE CAST(:key AS varchar) IS NOT NULL
+  FROM booking WHERE CAST(:key AS varchar) IS NOT NULL"""
+    + ADMISSION_USE
+    + """
 ), message AS (
   INSERT INTO outbox (topic, payload)
   SELECT CAST(:topic AS varchar), jsonb_build_object('booking_id', id, 'user_id', user_id,
@@ -243,6 +247,7 @@ def place(
     now: datetime,
     hold: bool = False,
     hold_seconds: int = 0,
+    admission: QueueAdmission | None = None,
 ) -> OrderAttempt:
     """Place an order in one statement that is its own transaction (see the
     module's doc); writes nothing when any guard fails. Runs on a pooled
@@ -261,14 +266,13 @@ def place(
         "now": now,
         "hold": hold,
         "hold_seconds": hold_seconds,
+        **admission_params(admission),
     }
     statement = ORDER_FROM_SHARDS_IN_ORDER if wait else ORDER_FROM_ONE_SHARD_EACH
     try:
         (row,) = run_alone(session, statement, params)
     except DBAPIError as exc:
-        if (sqlstate_of(exc), constraint_of(exc)) != ("23505", "pk_idempotency_keys"):
-            raise
-        return OrderAttempt(booking=key_taken(), short_line=None)
+        return OrderAttempt(booking=taken_or_raise(exc), short_line=None)
     return OrderAttempt(
         booking=attempt_from(row[:-2]),
         short_line=row[-1],

@@ -152,6 +152,11 @@ JOBS = {
             ),
         ),
         Job(
+            "waiting-room-inlet",
+            every_seconds=60,
+            run=lambda given: _waiting_room_inlet(),
+        ),
+        Job(
             "sales-report",
             every_seconds=86400,
             run=lambda given: sales_report(
@@ -160,6 +165,12 @@ JOBS = {
         ),
     )
 }
+
+
+def _waiting_room_inlet() -> dict[str, Any]:
+    from ticketmania.waiting_room.inlet import run_inlet
+
+    return run_inlet(open_job_session, get_cache(), now=datetime.now(UTC))
 
 
 def run_job(name: str, given: JobInput | None = None) -> dict[str, Any]:
