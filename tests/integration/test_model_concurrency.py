@@ -5,8 +5,11 @@ lapse), keyed retries, cancellations, waitlist joins and leaves, resizes up
 and down, orders of one to three lines over ticket types counted by two
 overlapping quotas (a VIP quota inside a VIP-and-standard one), quota
 resizes and re-typings, payments of priced orders through the fake Stripe
-(the buyer's card, then Stripe's signed webhook), admin refunds and, at the
-end of some episodes, the event's cancellation, sent from
+(the buyer's card, then Stripe's signed webhook), admin refunds, in some
+episodes a waiting room (buyers join its queue, the server's inlet admits
+them every second, and bookings, holds and orders carry the admission, a
+used one, or none) and, at the end of some episodes, the event's
+cancellation, sent from
 several threads at once through `ticketmania serve` (four worker processes,
 with its scheduled jobs, holds of 2 s and offers of 3 s) against real Postgres
 and Redis, once connecting directly and once through a transaction pooler.
@@ -31,6 +34,11 @@ must agree with it, and with itself:
 - one message per booking confirmed, per booking cancelled, per hold settled
   as expired and per offer; none for a hold released or not yet confirmed;
 - no booking from outside the line was made while an entry waited;
+- with the room on: queue positions are unique and consecutive, one entry
+  per user; `serving` never goes down and never past the last position;
+  every booking but the line's offers used an admission of its own user,
+  at a position the inlet had admitted, each admission once (bookings and
+  holds made <= admissions used <= serving);
 - no answer is a 5xx, nor a 409 `conflict`.
 
 Seeded (TICKETMANIA_MODEL_SEED) and so repeatable in what it sends; the order
@@ -78,6 +86,7 @@ Answer = tuple[int, dict[str, Any]]
 # An entry is written, then committed a moment later; a booking that began in
 # between did not see it, rightly.
 COMMIT_MARGIN = timedelta(seconds=0.5)
+MODEL_KEY_PREFIX = "model"
 
 
 @pytest.fixture(scope="module", params=["direct", "through a transaction pooler"])
@@ -94,6 +103,8 @@ def model_server(request: pytest.FixtureRequest) -> Iterator[str]:
         HOLD_MAX_SECONDS="3",
         WAITLIST_OFFER_SECONDS="3",
         TICKETMANIA_JOBS="on",
+        # Named, so that the checks read the room's queue where the server keeps it.
+        REDIS_KEY_PREFIX=MODEL_KEY_PREFIX,
     ) as base_url:
         yield base_url
 
@@ -117,6 +128,11 @@ class Model:
     quotas: list[int] = field(default_factory=list)
     # Webhooks that paid (or refunded) an order, over the episode.
     payments_taken: int = 0
+    # The episode's waiting room is on; each user's admission token, once
+    # fetched; the highest `serving` seen so far.
+    room: bool = False
+    admissions: dict[int, str] = field(default_factory=dict)
+    serving: int = 0
 
     def confirmed(self) -> dict[int, list[Any]]:
         return {i: b for i, b in self.bookings.items() if b[2] == "confirmed"}
@@ -159,6 +175,7 @@ KINDS = {
     "retype": 1,
     "pay": 2,
     "refund": 1,
+    "queue": 3,
 }
 
 
@@ -216,6 +233,8 @@ def plan_round(rng: random.Random, model: Model, admin: str, *, last: bool):
             # The standard type in or out of the larger quota.
             type_ids = model.types[1:] if rng.random() < 0.5 else model.types[1:2]
             operations.append(("retype", (model.quotas[1], type_ids), admin))
+        elif kind == "queue" and model.room:
+            operations.append(("queue", user, token, event_id))
         elif kind == "join":
             operations.append(("join", (user, rng.randint(1, 3)), token, event_id))
         elif kind == "leave":
@@ -235,6 +254,14 @@ def plan_round(rng: random.Random, model: Model, admin: str, *, last: bool):
                     operations.append(("book", (user, key, body), token))
             operations.append(("book", (user, key, body), token))
     operations = operations[:THREADS]
+    if model.room:
+        # A sale carries its user's admission, mostly (maybe used already).
+        operations = [
+            (*op, model.admissions.get(op[1][0]) if rng.random() < 0.85 else None)
+            if op[0] in ("book", "order")
+            else op
+            for op in operations
+        ]
     if last and rng.random() < 0.5:
         operations[-1] = ("cancel_event", model.event_id, admin)
     return operations
@@ -243,6 +270,10 @@ def plan_round(rng: random.Random, model: Model, admin: str, *, last: bool):
 def call_for(operation) -> Callable[[httpx.Client], Answer]:
     kind, details, token, *rest = operation
     headers = auth_header(token)
+    if kind in ("book", "order") and rest and rest[0] is not None:
+        headers = {**headers, "X-Admission-Token": rest[0]}
+    if kind == "queue":
+        return lambda http: queue_and_admission(http, rest[0], headers)
     if kind == "book":
         _, key, body = details
         if key is not None:
@@ -301,6 +332,15 @@ def call_for(operation) -> Callable[[httpx.Client], Answer]:
             http.delete(f"/events/{rest[0]}/waitlist/me", headers=headers)
         )
     return lambda http: answer(http.delete(f"/events/{details}", headers=headers))
+
+
+def queue_and_admission(http: httpx.Client, event_id: int, headers) -> Answer:
+    """Join the room's queue (or find one's entry), then read it: the token
+    once admitted."""
+    joined = http.post(f"/events/{event_id}/queue", headers=headers)
+    if joined.status_code not in (200, 201):
+        return answer(joined)
+    return answer(http.get(f"/events/{event_id}/queue/me", headers=headers))
 
 
 def pay_through_stripe(http: httpx.Client, order_id: int, headers) -> Answer:
@@ -375,8 +415,13 @@ def apply_answers(model: Model, operations, answers) -> list[int]:
         operations, answers, strict=True
     ):
         assert status < 500, (kind, details, status, body)
-        if status == 409:
+        if status == 409 and model.room and kind in ("book", "order"):
+            assert body["code"] in ALLOWED_409[kind] | {"admission_used"}, body
+        elif status == 409:
             assert body["code"] in ALLOWED_409[kind], (kind, details, body)
+        if status == 403:
+            assert model.room and kind in ("book", "order"), (kind, details, body)
+            assert body["code"] == "admission_required", body
         if kind in ("book", "order"):
             user, key, _body = details
             if key is not None:
@@ -425,6 +470,11 @@ def apply_answers(model: Model, operations, answers) -> list[int]:
             model.is_cancelled = True
         elif kind == "leave":
             assert status in (204, 404), body
+        elif kind == "queue":
+            # 404: the event was cancelled in the same round.
+            assert status == 200 or (status == 404 and cancels_event), body
+            if status == 200 and body.get("admission_token"):
+                model.admissions[details] = body["admission_token"]
     return resized_to
 
 
@@ -511,6 +561,10 @@ def read_database(event_id: int) -> dict[str, Any]:
                 " OR b.total_minor <> coalesce((SELECT sum(quantity * unit_price_minor) "
                 "  FROM booking_lines l WHERE l.booking_id = b.id), "
                 "  b.unit_price_minor * b.seats_booked, 0))"
+            ),
+            "admission_uses": rows(
+                "SELECT jti, user_id, position, booking_id FROM admission_uses "
+                "WHERE event_id = :id"
             ),
             "waiting_since": [
                 row[0]
@@ -610,6 +664,8 @@ def check(model: Model, total_before: int, resized_to: list[int]) -> None:
                 assert seen <= 1, (topic, booking_id)
             else:
                 assert seen == count, (topic, booking_id, row.status)
+    if model.room:
+        check_room(model, db)
     # No booking from outside the line while an entry waited: none began after
     # an entry still waiting now was written (and, a moment later, committed).
     for row in bookings.values():
@@ -623,11 +679,42 @@ def check(model: Model, total_before: int, resized_to: list[int]) -> None:
         assert not earlier, ("booked past a waiting entry", row.id)
 
 
+def check_room(model: Model, db: dict[str, Any]) -> None:
+    import redis
+
+    from ticketmania.waiting_room import queue
+
+    entries, _, last_key, _, serving_key, _, _ = (
+        f"{MODEL_KEY_PREFIX}:{key}" for key in queue.keys(model.event_id)
+    )
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    positions = {int(u): int(p) for u, p in client.hgetall(entries).items()}
+    serving = int(client.get(serving_key) or 0)
+    last = int(client.get(last_key) or 0)
+    # Unique and consecutive, one entry per user (a hash: one field per user).
+    assert sorted(positions.values()) == list(range(1, len(positions) + 1)), positions
+    assert last == len(positions) and model.serving <= serving <= last
+    model.serving = serving
+    uses = db["admission_uses"]
+    by_booking = {use.booking_id: use for use in uses}
+    assert len(by_booking) == len(uses)  # one booking per admission, and back
+    for use in uses:
+        assert use.jti == f"{model.event_id}:{use.position}", use
+        assert positions.get(use.user_id) == use.position, use
+        assert use.position <= serving, (use, serving)
+    # Every booking but the line's offers was made with an admission.
+    for booking_id, row in db["bookings"].items():
+        if booking_id not in db["offers"]:
+            assert booking_id in by_booking, ("sold without an admission", booking_id)
+            assert by_booking[booking_id].user_id == row.user_id
+
+
 def run_model(client, admin, base_url: str, *, seed: int, episodes: int, rounds: int):
     rng = random.Random(seed)
     users = [user_token(client) for _ in range(USERS)]
     payments_taken = 0
-    for _ in range(episodes):
+    rooms_sold = 0
+    for episode in range(episodes):
         event = create_event(client, admin, total_seats=EVENT_SEATS)
         (default,) = client.get(f"/events/{event['id']}/ticket-types").json()
         vip = create_ticket_type(
@@ -649,7 +736,32 @@ def run_model(client, admin, base_url: str, *, seed: int, episodes: int, rounds:
             user_ids=[user["id"] for user, _ in users],
             types=[default["id"], vip["id"], std["id"]],
             quotas=[vip_quota["id"], shared_quota["id"]],
+            # Every other episode behind a waiting room.
+            room=episode % 2 == 1,
         )
+        if model.room:
+            put_room(client, admin, model.event_id)
+            # The buyers queue up first (as a sale's do), in a random order;
+            # the server's inlet admits them while the rounds run.
+            # (Through the server: the queue is in its Redis keys.)
+            with httpx.Client(base_url=base_url, timeout=30) as http:
+                for user in rng.sample(range(USERS), USERS):
+                    joined = http.post(
+                        f"/events/{model.event_id}/queue",
+                        headers=auth_header(model.tokens[user]),
+                    )
+                    assert joined.status_code == 201, joined.text
+                time.sleep(1.5)  # an inlet step or two
+                entries = [
+                    http.get(
+                        f"/events/{model.event_id}/queue/me",
+                        headers=auth_header(token),
+                    ).json()
+                    for token in model.tokens
+                ]
+            for user, entry in enumerate(entries):
+                if entry.get("admission_token"):
+                    model.admissions[user] = entry["admission_token"]
         for round_ in range(rounds):
             operations = plan_round(rng, model, admin, last=round_ == rounds - 1)
             answers = send_all(base_url, [call_for(op) for op in operations])
@@ -659,11 +771,34 @@ def run_model(client, admin, base_url: str, *, seed: int, episodes: int, rounds:
             if rng.random() < 0.2:
                 time.sleep(rng.choice([1.0, 2.5]))
         payments_taken += model.payments_taken
+        if model.room:
+            rooms_sold += len(read_database(model.event_id)["admission_uses"])
         # Give every seat back, so the users' caps start afresh next episode.
         if not model.is_cancelled:
             client.delete(f"/events/{model.event_id}", headers=auth_header(admin))
-    # The payments were exercised, not only planned.
+    # The payments and the room were exercised, not only planned.
+    print(f"model: {payments_taken} payments, {rooms_sold} sales through the room")
     assert payments_taken > 0
+    assert rooms_sold > 0
+
+
+def put_room(client, admin: str, event_id: int) -> None:
+    """A room whose sale opened a minute ago; the server's inlet admits 120 a
+    minute (two a second), no more than 6 live holds and admissions at once."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    body = {
+        "enabled": True,
+        "opens_at": (now - timedelta(minutes=2)).isoformat(),
+        "on_sale_at": (now - timedelta(minutes=1)).isoformat(),
+        "admit_per_minute": 120,
+        "max_active_holds": 6,
+    }
+    response = client.put(
+        f"/events/{event_id}/waiting-room", json=body, headers=auth_header(admin)
+    )
+    assert response.status_code == 200, response.text
 
 
 def seed() -> int:
@@ -671,7 +806,7 @@ def seed() -> int:
 
 
 def test_random_interleavings_keep_every_invariant(client, admin, model_server):
-    run_model(client, admin, model_server, seed=seed(), episodes=4, rounds=6)
+    run_model(client, admin, model_server, seed=seed(), episodes=6, rounds=6)
 
 
 @pytest.mark.long

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from tests.services import free_port
 from tests.factories import (
     auth_header,
     create_event,
@@ -18,6 +17,7 @@ from tests.factories import (
     user_token,
 )
 from tests.integration.test_races import released_together
+from tests.services import free_port
 from ticketmania.db.engine import get_engine, open_job_session
 
 
@@ -130,8 +130,8 @@ def test_with_the_room_on_every_sale_needs_an_admission(client, admin, room_even
 
 def test_an_admission_works_once_for_its_user_and_event_only(client, admin, room_event):
     event_id = room_event["id"]
-    user_id, buyer = user_token(client)
-    other_id, other = user_token(client)
+    _, buyer = user_token(client)
+    _, other = user_token(client)
     assert join(client, buyer, event_id).status_code == 201
     inlet()
     admission = admitted_token(client, buyer, event_id)
@@ -140,7 +140,9 @@ def test_an_admission_works_once_for_its_user_and_event_only(client, admin, room
     put_room(client, admin, other_event["id"])
     for who, where in ((other, event_id), (buyer, other_event["id"])):
         refused = book_with(client, who, where, admission)
-        assert refused.status_code == 403 and refused.json()["code"] == "admission_invalid"
+        assert (
+            refused.status_code == 403 and refused.json()["code"] == "admission_invalid"
+        )
     made = book_with(client, buyer, event_id, admission)
     assert made.status_code == 201, made.text
     again = book_with(client, buyer, event_id, admission)
@@ -159,7 +161,8 @@ def test_forged_expired_and_other_key_tokens_are_refused(client, admin, room_eve
     from ticketmania.waiting_room import tokens
 
     event_id = room_event["id"]
-    user_id, buyer = user_token(client)
+    user, buyer = user_token(client)
+    user_id = user["id"]
     now = datetime.now(UTC)
     stale = tokens.sign(
         event_id=event_id,
@@ -190,7 +193,9 @@ def test_forged_expired_and_other_key_tokens_are_refused(client, admin, room_eve
         algorithm="EdDSA",
         headers={"kid": kid, "typ": "admission+jwt"},
     )
-    hs = jwt.encode(claims, "x" * 64, algorithm="HS256", headers={"typ": "admission+jwt"})
+    hs = jwt.encode(
+        claims, "x" * 64, algorithm="HS256", headers={"typ": "admission+jwt"}
+    )
     for bad in (stale, other_key, hs, "not-a-token", good[:-4] + "AAAA"):
         refused = book_with(client, buyer, event_id, bad)
         assert refused.status_code == 403, (bad, refused.text)
@@ -332,7 +337,9 @@ def test_joins_sent_at_once_get_unique_consecutive_positions(
 
     def joining(token):
         def call(http):
-            response = http.post(f"/events/{event_id}/queue", headers=auth_header(token))
+            response = http.post(
+                f"/events/{event_id}/queue", headers=auth_header(token)
+            )
             return response.status_code, response.json()["position"]
 
         return call

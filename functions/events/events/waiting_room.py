@@ -3,18 +3,27 @@ and, once the inlet reaches them, fetch their admission token."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from ticketmania.admission import refuse_revoked
 from ticketmania.cache import Cache
 from ticketmania.db import events as event_table
 from ticketmania.db import waiting_rooms as room_table
 from ticketmania.errors import NotFound, QueueNotOpen
 from ticketmania.observability import count, logger
+from ticketmania.security import TokenClaims
 from ticketmania.waiting_room import queue, tokens
+
+# A room's settings as the queue's routes read them, for a second: a surge of
+# joins is one read of the room a second per container, not one per join.
+# (The sale itself never reads this: the booking statement checks the event.)
+ROOM_READ_SECONDS = 1.0
+_read_rooms: dict[int, tuple[float, room_table.Room | None]] = {}
 
 EntryStatus = Literal["prequeue", "waiting", "admitted", "expired"]
 RoomStatus = Literal["off", "scheduled", "prequeue", "open"]
@@ -29,7 +38,23 @@ def put_room(
         raise NotFound("Event not found")
     room = room_table.put(session, room_table.Room(event_id=event_id, **fields))
     session.commit()
+    _read_rooms.pop(event_id, None)
     return room
+
+
+def _recent_room(session: Session, event_id: int) -> room_table.Room:
+    now = time.monotonic()
+    read = _read_rooms.get(event_id)
+    if read is None or now - read[0] > ROOM_READ_SECONDS:
+        room = room_table.get(session, event_id)
+        if room is not None and event_table.get_event(session, event_id) is None:
+            room = None  # the event was cancelled
+        session.rollback()  # nothing is held while Redis answers
+        read = (now, room)
+        _read_rooms[event_id] = read
+    if read[1] is None:
+        raise NotFound("This event has no waiting room")
+    return read[1]
 
 
 def get_room(session: Session, *, event_id: int) -> room_table.Room:
@@ -82,8 +107,7 @@ def _entry(
 
 
 def _open_room(session: Session, event_id: int, now: datetime) -> room_table.Room:
-    room = get_room(session, event_id=event_id)
-    session.rollback()  # nothing is held while Redis answers
+    room = _recent_room(session, event_id)
     if not room.enabled:
         raise NotFound("This event's waiting room is off")
     if now < room.opens_at:
@@ -92,10 +116,14 @@ def _open_room(session: Session, event_id: int, now: datetime) -> room_table.Roo
 
 
 def join(
-    session: Session, cache: Cache, *, event_id: int, user_id: int, now: datetime
+    session: Session, cache: Cache, *, event_id: int, claims: TokenClaims, now: datetime
 ) -> tuple[Entry, bool]:
-    """The user's entry in the queue, made now (True) or found (False)."""
+    """The user's entry in the queue, made now (True) or found (False). The
+    token's revocation is checked in Redis (Postgres when Redis cannot say):
+    a join reads no user row."""
     logger.append_keys(event_id=event_id)
+    refuse_revoked(session, cache, claims=claims)
+    user_id = claims.user_id
     room = _open_room(session, event_id, now)
     joined, _ = queue.join(cache, event_id, user_id, on_sale_at=room.on_sale_at)
     snapshot = queue.read(cache, event_id, user_id)
@@ -107,10 +135,11 @@ def join(
 
 
 def my_entry(
-    session: Session, cache: Cache, *, event_id: int, user_id: int, now: datetime
+    session: Session, cache: Cache, *, event_id: int, claims: TokenClaims, now: datetime
 ) -> Entry:
-    room = get_room(session, event_id=event_id)
-    session.rollback()
+    refuse_revoked(session, cache, claims=claims)
+    user_id = claims.user_id
+    room = _recent_room(session, event_id)
     snapshot = queue.read(cache, event_id, user_id)
     if snapshot.position is None:
         raise NotFound("You are not in this event's queue")
@@ -127,8 +156,7 @@ class QueueState:
 def queue_state(
     session: Session, cache: Cache, *, event_id: int, now: datetime
 ) -> QueueState:
-    room = get_room(session, event_id=event_id)
-    session.rollback()
+    room = _recent_room(session, event_id)
     if not room.enabled:
         return QueueState(0, 0, "off")
     if now < room.opens_at:

@@ -17,7 +17,7 @@ from events.waiting_room_schemas import (
     WaitingRoomOut,
 )
 from ticketmania.cache import get_cache
-from ticketmania.web.deps import CurrentAdmin, CurrentUser, SessionDep
+from ticketmania.web.deps import CurrentAdmin, SessionDep, TokenClaimsDep
 from ticketmania.web.params import PathId
 from ticketmania.web.response_docs import error_responses
 
@@ -59,10 +59,10 @@ async def get_waiting_room(id: PathId, admin: CurrentAdmin, session: SessionDep)
     "cannot admit anyone)",
 )
 async def join_queue(
-    id: PathId, user: CurrentUser, session: SessionDep, response: Response
+    id: PathId, claims: TokenClaimsDep, session: SessionDep, response: Response
 ) -> Any:
     entry, is_new = waiting_room.join(
-        session, get_cache(), event_id=id, user_id=user.id, now=datetime.now(UTC)
+        session, get_cache(), event_id=id, claims=claims, now=datetime.now(UTC)
     )
     if not is_new:
         response.status_code = status.HTTP_200_OK
@@ -77,10 +77,10 @@ async def join_queue(
     summary="Your place in the queue and, once admitted, your admission token",
 )
 async def my_queue_entry(
-    id: PathId, user: CurrentUser, session: SessionDep, response: Response
+    id: PathId, claims: TokenClaimsDep, session: SessionDep, response: Response
 ) -> Any:
     entry = waiting_room.my_entry(
-        session, get_cache(), event_id=id, user_id=user.id, now=datetime.now(UTC)
+        session, get_cache(), event_id=id, claims=claims, now=datetime.now(UTC)
     )
     response.headers["Cache-Control"] = "no-store"
     return QueueMeOut(**asdict(entry))
