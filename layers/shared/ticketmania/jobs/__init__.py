@@ -40,7 +40,8 @@ class JobInput:
 
     repair: bool = False
     day: date | None = None
-    # expire-holds: how long to keep settling holds as they end (0: once).
+    # expire-holds: how long to keep settling holds as they end (0: once);
+    # waiting-room-inlet: how long to keep stepping, each second (0: once).
     sweep_seconds: float = 0
 
 
@@ -154,7 +155,7 @@ JOBS = {
         Job(
             "waiting-room-inlet",
             every_seconds=60,
-            run=lambda given: _waiting_room_inlet(),
+            run=lambda given: _waiting_room_inlet(given.sweep_seconds),
         ),
         Job(
             "sales-report",
@@ -167,10 +168,10 @@ JOBS = {
 }
 
 
-def _waiting_room_inlet() -> dict[str, Any]:
+def _waiting_room_inlet(sweep_seconds: float) -> dict[str, Any]:
     from ticketmania.waiting_room.inlet import run_inlet
 
-    return run_inlet(open_job_session, get_cache(), now=datetime.now(UTC))
+    return run_inlet(open_job_session, get_cache(), sweep_seconds=sweep_seconds)
 
 
 def run_job(name: str, given: JobInput | None = None) -> dict[str, Any]:

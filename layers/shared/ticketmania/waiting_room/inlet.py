@@ -6,19 +6,28 @@ has yet, then advance `serving` by
     min(credit, max_active_holds - live holds - live admissions not used yet)
 
 where `credit` grows by `admit_per_minute` per minute since the last run
-(at most one minute's worth is saved up, so a quiet spell does not become a
-burst), and grows by one for each admission that lapsed unused since the
-last run: its place goes to the next. Admissions not used yet count against
+(what a run could not give, for want of buyers or of room, is not saved up
+beyond the fraction of a place: a quiet spell must not become a burst), and
+grows by one for each admission that lapsed unused since the last run: its
+place goes to the next. Admissions not used yet count against
 `max_active_holds` beside the live holds: each may become a hold any moment,
 and counting only the holds would let every run admit the whole allowance
-again while the admitted are still choosing. It runs each minute in AWS and
-each second under `ticketmania serve`; the rate is the same either way.
+again while the admitted are still choosing.
+
+A run steps every room once, then (`sweep_seconds`) again each second until
+the time is up: in AWS the schedule starts a run each minute that sweeps for
+55 s, so places are given a second's worth at a time, not a minute's in one
+burst (a burst of a minute's buyers would arrive at the database together
+and buy in any order); under `ticketmania serve` a run each second, on a
+thread of its own. The rate is the same either way.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ticketmania.cache import Cache
@@ -42,8 +51,8 @@ def step_room(
         if last_run is not None
         else max((now - room.on_sale_at).total_seconds(), 1.0)
     )
-    credit = state.get("credit", 0.0) + room.admit_per_minute * max(since, 0.0) / 60
-    credit = min(credit, float(room.admit_per_minute))
+    allowance = room.admit_per_minute * min(max(since, 0.0), 60.0) / 60
+    credit = min(state.get("credit", 0.0) + allowance, allowance + 1.0)
     lapsed_up_to = queue.serving_at(
         cache, room.event_id, now - timedelta(seconds=room.admission_ttl_seconds)
     )
@@ -79,12 +88,31 @@ def step_room(
     return admitted
 
 
+STEP_SECONDS = 1.0
+
+
 def run_inlet(
-    open_session: SessionOpener, cache: Cache, *, now: datetime
+    open_session: SessionOpener,
+    cache: Cache,
+    *,
+    now: datetime | None = None,
+    sweep_seconds: float = 0,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    with open_session() as session:
-        rooms = room_table.enabled_rooms(session, now=now)
-    admitted = {
-        room.event_id: step_room(open_session, cache, room, now=now) for room in rooms
-    }
-    return {"rooms": len(rooms), "admitted": sum(admitted.values())}
+    """Step every open room (as of `now`, or the clock), then again each
+    second for `sweep_seconds`."""
+    deadline = time.monotonic() + sweep_seconds
+    steps = admitted = rooms = 0
+    while True:
+        moment = now if now is not None and steps == 0 else clock()
+        with open_session() as session:
+            open_rooms = room_table.enabled_rooms(session, now=moment)
+        for room in open_rooms:
+            admitted += step_room(open_session, cache, room, now=moment)
+        rooms = max(rooms, len(open_rooms))
+        steps += 1
+        if time.monotonic() + STEP_SECONDS > deadline:
+            break
+        sleep(STEP_SECONDS)
+    return {"rooms": rooms, "admitted": admitted, "steps": steps}
