@@ -127,6 +127,7 @@ def main() -> int:
         seed,
         servers,
         surge,
+        waiting_room,
     )
     from benchmarks import cpu as cpu_bench
     from benchmarks.environment import THROUGHPUT_SETTINGS, benchmark_environment
@@ -344,6 +345,22 @@ def main() -> int:
                     services,
                     lambda: servers.ticketmania_serve(env=sale_env, workers=best),
                     tickets=600 if quick else 3000,
+                ),
+            },
+        )
+        # The waiting room: 10,000 joins at once for 1,000 seats, and the same
+        # surge with the room off, on a fresh server with its jobs (the inlet).
+        room_env = {**sale_env, "TICKETMANIA_JOBS": "on"}
+        _section(
+            results,
+            "waiting_room",
+            lambda: {
+                "workers": best,
+                **waiting_room.run(
+                    services,
+                    lambda: servers.ticketmania_serve(env=room_env, workers=best),
+                    buyers=2000 if quick else waiting_room.BUYERS,
+                    seats=200 if quick else waiting_room.SEATS,
                 ),
             },
         )

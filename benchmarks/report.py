@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks import report_orders, report_surge
+from benchmarks import report_orders, report_room, report_surge
 
 CPU_TARGETS = {"booking_vs_post": 3.0, "listing_vs_get": 4.0}
 HOT_SPREAD_TARGET = 0.8
@@ -550,6 +550,10 @@ def results_section(results: dict[str, Any], chart: Path | None = None) -> str:
         "### 9. Orders of several ticket types against one-type bookings",
         "",
         report_orders.section(results),
+        "",
+        "### 10. The waiting room against a surge at the on-sale",
+        "",
+        report_room.section(results),
     ]
     if results.get("failures"):
         parts += ["", "### Failures in this run", ""]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from benchmarks import report_orders, report_surge
+from benchmarks import report_orders, report_room, report_surge
 
 
 def header(results: dict[str, Any]) -> str:
@@ -124,6 +124,7 @@ def measures(results: dict[str, Any]) -> str:
 """
         + report_surge.MEASURES
         + report_orders.MEASURES
+        + report_room.MEASURES
     )
 
 
@@ -564,6 +565,8 @@ def decisions(results: dict[str, Any]) -> str:
         other.append(report_surge.decision(results))
     if results.get("orders_http") and results.get("orders_database"):
         other.append(report_orders.decision(results))
+    if results.get("waiting_room"):
+        other.append(report_room.decision(results))
     bullets = [
         _workers_decision(results),
         _shards_decision(results),

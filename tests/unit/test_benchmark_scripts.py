@@ -36,3 +36,12 @@ def test_the_order_statement_and_the_booking_before_types_become_pgbench_scripts
     assert ":type_ids" not in order_script()
     assert "ARRAY[1, 1, 1]" in order_script()
     assert ":hold" not in booking_statement_script(BOOK_FROM_ONE_SHARD_BEFORE_TYPES)
+
+
+def test_kendall_tau_counts_concordant_and_discordant_pairs():
+    from benchmarks.waiting_room import kendall_tau
+
+    assert kendall_tau([(1, 1), (2, 2), (3, 3)]) == 1.0
+    assert kendall_tau([(1, 3), (2, 2), (3, 1)]) == -1.0
+    # One swapped neighbour in four: 5 of 6 pairs agree, 1 does not.
+    assert abs(kendall_tau([(1, 1), (2, 3), (3, 2), (4, 4)]) - 4 / 6) < 1e-9
