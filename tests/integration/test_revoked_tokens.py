@@ -28,6 +28,7 @@ PUBLIC = {
     ("GET", "/tickets/keys"),
     ("GET", "/events/{id}/ticket-types"),
     ("POST", "/payments/stripe/webhook"),  # Stripe's, signed: no token
+    ("GET", "/events/{id}/queue"),  # how far a waiting room's queue has come
 }
 
 

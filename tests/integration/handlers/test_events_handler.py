@@ -195,3 +195,55 @@ def test_ticket_types_and_quotas_through_the_handler_and_their_samples(
         ),
     )
     assert deleted.status == 204
+
+
+def test_the_waiting_room_through_the_handler_and_its_samples(handler, client, admin):
+    event = str(create_event(client, admin, total_seats=30)["id"])
+    put = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_waiting_room_put"),
+            token=admin,
+            path_parameters={"id": event},
+            body={
+                "enabled": True,
+                "opens_at": "2026-01-01T00:00:00Z",
+                "on_sale_at": "2026-01-01T00:10:00Z",
+                "admit_per_minute": 600,
+            },
+        ),
+    )
+    assert put.status == 200, put.json()
+    got = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_waiting_room_get"),
+            token=admin,
+            path_parameters={"id": event},
+        ),
+    )
+    assert got.json()["admit_per_minute"] == 600
+    _, buyer = user_token(client)
+    joined = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_queue_join"),
+            token=buyer,
+            path_parameters={"id": event},
+        ),
+    )
+    assert joined.status == 201 and joined.json()["position"] == 1, joined.json()
+    mine = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_queue_me"), token=buyer, path_parameters={"id": event}
+        ),
+    )
+    assert mine.json()["status"] == "waiting"
+    state = invoke(
+        handler,
+        with_overrides(
+            load_event("http_api_queue_state"), path_parameters={"id": event}
+        ),
+    )
+    assert state.json() == {"serving": 0, "waiting": 1, "status": "open"}

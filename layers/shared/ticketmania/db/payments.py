@@ -106,9 +106,10 @@ def event_of_booking(session: Session, booking_id: int) -> int | None:
 
 
 def status_of_booking(session: Session, booking_id: int) -> str | None:
-    return session.scalar(
+    found = session.scalar(
         text("SELECT status FROM bookings WHERE id = :id"), {"id": booking_id}
     )
+    return str(found) if found is not None else None
 
 
 _LOCK_BOOKING = text(
