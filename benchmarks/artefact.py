@@ -81,10 +81,20 @@ class Function:
 
 FUNCTIONS = {
     "AuthFunction": Function("auth.app", "http_api_health"),
-    "EventsFunction": Function("events.app", "http_api_events_list"),
-    "BookingsFunction": Function("bookings.app", "http_api_bookings_my"),
+    # As deployed: the waiting room's tokens are signed and verified with the
+    # ticket keys (TicketsLayer), loaded only by a request that needs them.
+    "EventsFunction": Function(
+        "events.app", "http_api_events_list", "SharedLayer,TicketsLayer"
+    ),
+    "BookingsFunction": Function(
+        "bookings.app", "http_api_bookings_my", "SharedLayer,TicketsLayer"
+    ),
     "TicketsFunction": Function(
         "tickets.app", "http_api_tickets_ticket", "SharedLayer,TicketsLayer"
+    ),
+    # Its own layer: the `stripe` package and `requests`, loaded by no other.
+    "PaymentsFunction": Function(
+        "payments.app", "http_api_payments_get", "SharedLayer,PaymentsLayer"
     ),
 }
 BARE = "bare (compiled like ours, same layer)"
@@ -283,7 +293,9 @@ class Samples:
             else None
         )
         token = (
-            self.token if function in ("BookingsFunction", "TicketsFunction") else None
+            self.token
+            if function in ("BookingsFunction", "TicketsFunction", "PaymentsFunction")
+            else None
         )
         return with_overrides(load_event(name), token=token, path_parameters=path)
 
@@ -548,7 +560,7 @@ def size_of(folder: Path) -> int:
 def sizes(build_dir: Path) -> dict[str, int]:
     return {
         name: size_of(build_dir / name)
-        for name in ["SharedLayer", "TicketsLayer", *FUNCTIONS]
+        for name in ["SharedLayer", "TicketsLayer", "PaymentsLayer", *FUNCTIONS]
         if (build_dir / name).is_dir()
     }
 
@@ -624,7 +636,11 @@ def rows(results: dict[str, Any]) -> list[str]:
             )
         elif name == "TicketsLayer":
             out.append(
-                f"| TicketsLayer, unzipped | {size / 1e6:.1f} MB | | | cryptography and segno, TicketsFunction's alone |"
+                f"| TicketsLayer, unzipped | {size / 1e6:.1f} MB | | | cryptography and segno: the functions that sign or check tickets or admissions |"
+            )
+        elif name == "PaymentsLayer":
+            out.append(
+                f"| PaymentsLayer, unzipped | {size / 1e6:.1f} MB | | | stripe and requests, PaymentsFunction's alone |"
             )
         else:
             out.append(

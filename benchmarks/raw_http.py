@@ -32,16 +32,7 @@ async def post(
         f"Content-Type: application/json\r\nAuthorization: Bearer {token}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-    sent = time.perf_counter()
-    writer.write(request)
-    status_line = await reader.readline()
-    length = 0
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.decode("latin-1").partition(":")
-        if name.strip().lower() == "content-length":
-            length = int(value.strip())
-    payload = await reader.readexactly(length) if length else b""
-    return Exchange(sent, time.perf_counter(), int(status_line.split()[1]), payload)
+    return await exchange(reader, writer, request)
 
 
 def request_bytes(

@@ -269,6 +269,20 @@ def refund_status(order_id: int) -> str | None:
         )
 
 
+def paid_then_let_go(client, event_id: int, type_id: int, quantity: int):
+    """An order of the type, its payment taken by Stripe, its hold ended and
+    let go before the webhook arrives: ({order, token}, the payment's id)."""
+    _, token = user_token(client)
+    placed = order(client, token, event_id, [(type_id, quantity)]).json()
+    priced = {"order": placed, "token": token}
+    start(client, priced)
+    payment_id = provider_payment_id(placed["id"])
+    buyer_pays(payment_id)
+    end_hold(placed["id"])
+    let_go(event_id)
+    return priced, payment_id
+
+
 def test_a_success_after_the_hold_was_let_go_takes_its_seats_again(client, admin):
     """Seats and quota still free: the order is taken again and paid, its
     seats out of the event's shards and its quota once more."""
@@ -277,14 +291,8 @@ def test_a_success_after_the_hold_was_let_go_takes_its_seats_again(client, admin
         client, admin, event["id"], name="Seat", price_minor=PRICE
     )
     create_quota(client, admin, event["id"], size=5, ticket_type_ids=[kind["id"]])
-    _, token = user_token(client)
-    placed = order(client, token, event["id"], [(kind["id"], 2)]).json()
-    priced = {"order": placed, "token": token}
-    start(client, priced)
-    payment_id = provider_payment_id(placed["id"])
-    buyer_pays(payment_id)
-    end_hold(placed["id"])
-    let_go(event["id"])
+    priced, payment_id = paid_then_let_go(client, event["id"], kind["id"], 2)
+    placed, token = priced["order"], priced["token"]
     assert seat_books(event["id"]).available == 20
     assert (
         post_webhook(client, *webhook(client, payment_id, amount=2 * PRICE)).status_code
@@ -315,14 +323,8 @@ def test_a_success_after_its_seats_went_to_others_is_refunded_in_full(
     )
     if gone == "quota seats":
         create_quota(client, admin, event["id"], size=1, ticket_type_ids=[kind["id"]])
-    _, token = user_token(client)
-    placed = order(client, token, event["id"], [(kind["id"], 1)]).json()
-    priced = {"order": placed, "token": token}
-    start(client, priced)
-    payment_id = provider_payment_id(placed["id"])
-    buyer_pays(payment_id)
-    end_hold(placed["id"])
-    let_go(event["id"])
+    priced, payment_id = paid_then_let_go(client, event["id"], kind["id"], 1)
+    placed = priced["order"]
     _, other = user_token(client)
     if gone == "line waiting":
         taken = order(client, other, event["id"], [(kind["id"], 1)], hold=True)
@@ -588,14 +590,7 @@ def test_a_late_success_racing_a_buyer_for_the_last_seat_takes_it_once(
         kind = create_ticket_type(
             client, admin, event["id"], name="Seat", price_minor=PRICE
         )
-        _, token = user_token(client)
-        placed = order(client, token, event["id"], [(kind["id"], 1)]).json()
-        priced = {"order": placed, "token": token}
-        start(client, priced)
-        payment_id = provider_payment_id(placed["id"])
-        buyer_pays(payment_id)
-        end_hold(placed["id"])
-        let_go(event["id"])
+        priced, payment_id = paid_then_let_go(client, event["id"], kind["id"], 1)
         body, headers = webhook(client, payment_id)
         _, other = user_token(client)
 

@@ -242,7 +242,9 @@ def test_joining_twice_is_the_same_entry_and_the_inlet_admits_in_order(
         assert me(client, buyer, event_id).json()["status"] == "admitted"
 
 
-def test_the_inlet_keeps_to_the_rate_and_the_live_holds(client, admin):
+def on_sale_a_second_ago(client, admin, *, buyers: int, **fields):
+    """An event whose room's sale opened a second ago, its buyers queued:
+    (the event, the moment, the buyers' tokens in queue order)."""
     event = create_event(client, admin, total_seats=100)
     now = datetime.now(UTC)
     put_room(
@@ -251,12 +253,18 @@ def test_the_inlet_keeps_to_the_rate_and_the_live_holds(client, admin):
         event["id"],
         opens_at=iso(now - timedelta(seconds=2)),
         on_sale_at=iso(now - timedelta(seconds=1)),
-        admit_per_minute=60,
-        max_active_holds=3,
+        **fields,
     )
-    buyers = [user_token(client)[1] for _ in range(10)]
-    for buyer in buyers:
-        join(client, buyer, event["id"])
+    tokens = [user_token(client)[1] for _ in range(buyers)]
+    for token in tokens:
+        join(client, token, event["id"])
+    return event, now, tokens
+
+
+def test_the_inlet_keeps_to_the_rate_and_the_live_holds(client, admin):
+    event, now, buyers = on_sale_a_second_ago(
+        client, admin, buyers=10, admit_per_minute=60, max_active_holds=3
+    )
     # Its first run counts a second since the on-sale: one place.
     inlet(now)
     serving = [client.get(f"/events/{event['id']}/queue").json()["serving"]]
@@ -277,20 +285,9 @@ def test_the_inlet_keeps_to_the_rate_and_the_live_holds(client, admin):
 def test_an_admission_not_used_in_time_lapses_and_its_place_goes_to_the_next(
     client, admin
 ):
-    event = create_event(client, admin, total_seats=100)
-    now = datetime.now(UTC)
-    put_room(
-        client,
-        admin,
-        event["id"],
-        opens_at=iso(now - timedelta(seconds=2)),
-        on_sale_at=iso(now - timedelta(seconds=1)),
-        admit_per_minute=1,
-        admission_ttl_seconds=10,
+    event, now, _ = on_sale_a_second_ago(
+        client, admin, buyers=3, admit_per_minute=1, admission_ttl_seconds=10
     )
-    buyers = [user_token(client)[1] for _ in range(3)]
-    for buyer in buyers:
-        join(client, buyer, event["id"])
     inlet(now + timedelta(seconds=60))  # a minute of credit: one place
     assert client.get(f"/events/{event['id']}/queue").json()["serving"] == 1
     # Eleven seconds on, nobody used it: the next one gets its place at once.
@@ -415,3 +412,24 @@ def test_with_redis_down_the_room_admits_nobody_new_but_admitted_tokens_still_bu
     assert refused.status_code == 403
     bought = book_with(client, admitted, event_id, admission)
     assert bought.status_code == 201, bought.text
+
+
+def test_a_run_sweeps_each_second_while_a_sale_is_open_and_stops_when_none_is(
+    client, admin
+):
+    from ticketmania.cache import get_cache
+    from ticketmania.db.engine import open_session
+    from ticketmania.waiting_room.inlet import run_inlet
+
+    with open_session() as session:
+        # Earlier tests' rooms off (as an admin would turn them off).
+        session.execute(text("UPDATE waiting_rooms SET enabled = false"))
+        session.execute(text("UPDATE events SET admission_required = false"))
+        session.commit()
+    idle = run_inlet(open_job_session, get_cache(), sweep_seconds=30)
+    assert idle["steps"] == 1  # nothing open, nothing opening: one short run
+    event, _, _ = on_sale_a_second_ago(client, admin, buyers=10, admit_per_minute=60)
+    swept = run_inlet(open_job_session, get_cache(), sweep_seconds=2.5)
+    assert swept["steps"] == 3
+    # A place a second at 60 a minute, the first step's second included.
+    assert 2 <= client.get(f"/events/{event['id']}/queue").json()["serving"] <= 4

@@ -91,23 +91,10 @@ event_pick AS (
 # The waiting pick: the event's shards with seats, locked in shard order, then
 # (only once those are held) the needed quotas' shards in (quota, shard)
 # order; seats taken from the first ones of each until enough. Exact.
-_PICK_SHARDS_IN_ORDER = """
-event_locked AS (
-  SELECT s.shard, s.available
-  FROM seat_shards AS s
-  WHERE s.event_id = :event_id AND s.available > 0 AND (SELECT ok FROM sellable)
-  ORDER BY s.shard
-  FOR UPDATE OF s
-), event_pick AS (
-  SELECT shard, available, least(available, CAST(:seats AS int) - before) AS seats
-  FROM (
-    SELECT shard, available,
-           coalesce(sum(available) OVER (ORDER BY shard
-             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-    FROM event_locked
-  ) AS running
-  WHERE before < :seats AND (SELECT sum(available) FROM event_locked) >= :seats
-), quota_locked AS (
+# The needed quotas' shards with seats, locked in (quota, shard) order once
+# the event's are held (`event_locked`), and the seats taken from the first
+# ones of each until enough: what an order waits for, and a re-take.
+_QUOTA_SHARDS_IN_ORDER = """), quota_locked AS (
   SELECT s.quota_id, s.shard, s.available
   FROM quota_shards AS s
   WHERE s.quota_id IN (SELECT quota_id FROM needs) AND s.available > 0
@@ -124,9 +111,31 @@ event_locked AS (
     FROM quota_locked AS l JOIN needs ON needs.quota_id = l.quota_id
   ) AS running
   WHERE before < need AND quota_total >= need
-), seats_left AS (
+"""
+
+_PICK_SHARDS_IN_ORDER = (
+    """
+event_locked AS (
+  SELECT s.shard, s.available
+  FROM seat_shards AS s
+  WHERE s.event_id = :event_id AND s.available > 0 AND (SELECT ok FROM sellable)
+  ORDER BY s.shard
+  FOR UPDATE OF s
+), event_pick AS (
+  SELECT shard, available, least(available, CAST(:seats AS int) - before) AS seats
+  FROM (
+    SELECT shard, available,
+           coalesce(sum(available) OVER (ORDER BY shard
+             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+    FROM event_locked
+  ) AS running
+  WHERE before < :seats AND (SELECT sum(available) FROM event_locked) >= :seats
+"""
+    + _QUOTA_SHARDS_IN_ORDER
+    + """), seats_left AS (
   SELECT coalesce(sum(available), 0) AS seats FROM event_locked
 ),"""
+)
 
 # Seats from the event and from every quota needed, or none: then the same
 # guards as a booking's (db/bookings.py), the order and its lines, what it
@@ -498,24 +507,9 @@ _RETAKE = text(
     ), needs AS (
       SELECT quota_id, CAST(sum(seats) AS int) AS seats FROM booking_quota_takes
       WHERE booking_id = :booking_id GROUP BY quota_id
-    ), quota_locked AS (
-      SELECT s.quota_id, s.shard, s.available
-      FROM quota_shards AS s
-      WHERE s.quota_id IN (SELECT quota_id FROM needs) AND s.available > 0
-        AND (SELECT count(*) FROM event_locked) > 0
-      ORDER BY s.quota_id, s.shard
-      FOR UPDATE OF s
-    ), quota_pick AS (
-      SELECT quota_id, shard, available, least(available, need - before) AS seats
-      FROM (
-        SELECT l.quota_id, l.shard, l.available, needs.seats AS need,
-               coalesce(sum(l.available) OVER (PARTITION BY l.quota_id ORDER BY l.shard
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before,
-               sum(l.available) OVER (PARTITION BY l.quota_id) AS quota_total
-        FROM quota_locked AS l JOIN needs ON needs.quota_id = l.quota_id
-      ) AS running
-      WHERE before < need AND quota_total >= need
-    ), enough AS (
+    """
+    + _QUOTA_SHARDS_IN_ORDER
+    + """    ), enough AS (
       SELECT 1 WHERE EXISTS (SELECT 1 FROM event_pick)
         AND (SELECT count(DISTINCT quota_id) FROM quota_pick) = (SELECT count(*) FROM needs)
     ), allowance AS (

@@ -92,6 +92,19 @@ def enabled_rooms(session: Session, *, now: datetime) -> list[Room]:
     return [Room(*row) for row in rows]
 
 
+def next_on_sale(session: Session, *, now: datetime) -> datetime | None:
+    """The soonest on-sale still to come of an enabled room."""
+    found = session.scalar(
+        text(
+            "SELECT min(r.on_sale_at) FROM waiting_rooms AS r "
+            "JOIN events AS e ON e.id = r.event_id "
+            "WHERE r.enabled AND r.on_sale_at > :now AND e.cancelled_at IS NULL"
+        ),
+        {"now": now},
+    )
+    return found if isinstance(found, datetime) else None
+
+
 _LOAD = text(
     """
     SELECT

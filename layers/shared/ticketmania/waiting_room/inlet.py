@@ -15,7 +15,8 @@ and counting only the holds would let every run admit the whole allowance
 again while the admitted are still choosing.
 
 A run steps every room once, then (`sweep_seconds`) again each second until
-the time is up: in AWS the schedule starts a run each minute that sweeps for
+the time is up, or at once when no room's sale is open nor opens before then
+(a minute with no on-sale costs one short run): in AWS the schedule starts a run each minute that sweeps for
 55 s, so places are given a second's worth at a time, not a minute's in one
 burst (a burst of a minute's buyers would arrive at the database together
 and buy in any order); under `ticketmania serve` a run each second, on a
@@ -108,11 +109,14 @@ def run_inlet(
         moment = now if now is not None and steps == 0 else clock()
         with open_session() as session:
             open_rooms = room_table.enabled_rooms(session, now=moment)
+            coming = room_table.next_on_sale(session, now=moment)
         for room in open_rooms:
             admitted += step_room(open_session, cache, room, now=moment)
         rooms = max(rooms, len(open_rooms))
         steps += 1
-        if time.monotonic() + STEP_SECONDS > deadline:
+        left = deadline - time.monotonic()
+        opens_soon = coming is not None and (coming - moment).total_seconds() < left
+        if left < STEP_SECONDS or not (open_rooms or opens_soon):
             break
         sleep(STEP_SECONDS)
     return {"rooms": rooms, "admitted": admitted, "steps": steps}
