@@ -97,6 +97,13 @@ FUNCTIONS = {
         "payments.app", "http_api_payments_get", "SharedLayer,PaymentsLayer"
     ),
 }
+# PaymentsFunction refuses to start in production without a Stripe key: a
+# made-up one (its cold start makes no call to Stripe; its sample is a 404).
+PAYMENTS_ENV = {
+    "PAYMENT_PROVIDER": "stripe",
+    "STRIPE_SECRET_KEY": "sk_test_cold_start_benchmark",
+    "STRIPE_WEBHOOK_SECRET": "whsec_cold_start_benchmark",
+}
 BARE = "bare (compiled like ours, same layer)"
 BARE_DEFAULT = "bare (sam build's default: no bytecode)"
 
@@ -381,7 +388,7 @@ def import_costs(
     code = f"import sys; sys.path[:0] = {paths!r}; import {module}"
     per_run: list[dict[str, float]] = []
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env["APP_ENV"] = "production"
+    env.update(APP_ENV="production", **PAYMENTS_ENV)
     for _ in range(runs):
         result = subprocess.run(
             [python, "-I", "-S", "-B", "-X", "importtime", "-c", code],
@@ -448,6 +455,7 @@ def measure(build_dir: Path, *, runs: int, quota_runs: int) -> dict[str, Any]:
         POWERTOOLS_TRACE_DISABLED="true",
         POWERTOOLS_METRICS_DISABLED="false",
         POWERTOOLS_LOG_LEVEL="INFO",
+        **PAYMENTS_ENV,
     )
     samples = Samples()
     results: dict[str, Any] = {"runs": runs, "quota_runs": quota_runs}
