@@ -311,6 +311,15 @@ class LocalStripe:
         binary = LOCALSTRIPE_VENV / "bin" / "localstripe"
         if not binary.exists():
             raise RuntimeError("localstripe is not installed (make localstripe)")
+        # It listens on [::]: a port free_port found free on 127.0.0.1 may be
+        # taken there (it then exits at once, status 1): try another.
+        for _ in range(3):
+            if self._started(binary):
+                return self
+            self.port = free_port()
+        raise RuntimeError("localstripe exited before it listened, on three ports")
+
+    def _started(self, binary: Path) -> bool:
         self.process = subprocess.Popen(
             [str(binary), "--port", str(self.port)],
             stdout=subprocess.DEVNULL,
@@ -321,12 +330,11 @@ class LocalStripe:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"localstripe exited ({self.process.returncode}) before it listened"
-                )
+                self.process = None
+                return False
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
+                    return True
             except OSError:
                 time.sleep(0.1)
         self.stop()

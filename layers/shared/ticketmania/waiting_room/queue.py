@@ -133,6 +133,10 @@ def place_prequeue(cache: Cache, event_id: int, *, on_sale_at: datetime) -> bool
     entries, pre, last, placed = keys(event_id)[:4]
 
     def place(client: redis.Redis) -> bool:
+        # Every inlet step asks: once placed, one EXISTS, not a permutation
+        # of the whole pre-queue drawn and sent again each second.
+        if client.exists(placed):
+            return True
         for _ in range(3):
             size = int(client.llen(pre))
             positions = list(range(1, size + 1))
