@@ -433,3 +433,38 @@ def test_a_run_sweeps_each_second_while_a_sale_is_open_and_stops_when_none_is(
     assert swept["steps"] == 3
     # A place a second at 60 a minute, the first step's second included.
     assert 2 <= client.get(f"/events/{event['id']}/queue").json()["serving"] <= 4
+
+
+def test_bad_input_to_the_room_and_the_queue_is_a_clear_4xx(client, admin, room_event):
+    event_id = room_event["id"]
+    _, buyer = user_token(client)
+    good = {
+        "enabled": True,
+        "opens_at": "2030-01-01T00:00:00Z",
+        "on_sale_at": "2030-01-01T00:10:00Z",
+        "admit_per_minute": 60,
+    }
+    for bad in (
+        {**good, "admit_per_minute": 0},
+        {**good, "enabled": "yes"},
+        {**good, "opens_at": "tomorrow"},
+        {**good, "max_active_holds": -1},
+        {**good, "admission_ttl_seconds": 5},
+        {k: v for k, v in good.items() if k != "on_sale_at"},
+    ):
+        answer = client.put(
+            f"/events/{event_id}/waiting-room", json=bad, headers=auth_header(admin)
+        )
+        assert answer.status_code == 422, (bad, answer.text)
+    assert (
+        client.get(
+            f"/events/{event_id}/waiting-room", headers=auth_header(admin)
+        ).json()["admit_per_minute"]
+        == 60
+    )  # nothing half-written
+    assert join(client, buyer, 999_999_999).status_code == 404
+    assert client.get("/events/0/queue").status_code == 422
+    long = book_with(client, buyer, event_id, "x" * 2001)
+    assert long.status_code == 422
+    junk = book_with(client, buyer, event_id, "a.b.c")
+    assert junk.status_code == 403 and junk.json()["code"] == "admission_invalid"
