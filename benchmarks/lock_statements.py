@@ -30,6 +30,8 @@ from typing import Any
 from sqlalchemy import text
 
 from ticketmania.db.bookings import (
+    ADMITTED_BOOK_FROM_ONE_SHARD,
+    ADMITTED_BOOK_FROM_SHARDS_IN_ORDER,
     BOOK_FROM_ONE_SHARD,
     BOOK_FROM_SHARDS_IN_ORDER,
     CANCEL_BOOKING,
@@ -44,6 +46,8 @@ _LOCKS_SEATS = re.compile(
 _BOOKING_STATEMENTS = {
     BOOK_FROM_ONE_SHARD: "booking statement, fast pick (one free shard, SKIP LOCKED)",
     BOOK_FROM_SHARDS_IN_ORDER: "booking statement, waiting pick (shards in order)",
+    ADMITTED_BOOK_FROM_ONE_SHARD: "booking statement with an admission, fast pick",
+    ADMITTED_BOOK_FROM_SHARDS_IN_ORDER: "booking statement with an admission, waiting pick",
 }
 _LABELS = {
     **_BOOKING_STATEMENTS,

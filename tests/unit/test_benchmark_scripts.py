@@ -45,3 +45,26 @@ def test_kendall_tau_counts_concordant_and_discordant_pairs():
     assert kendall_tau([(1, 3), (2, 2), (3, 1)]) == -1.0
     # One swapped neighbour in four: 5 of 6 pairs agree, 1 does not.
     assert abs(kendall_tau([(1, 1), (2, 3), (3, 2), (4, 4)]) - 4 / 6) < 1e-9
+
+
+def test_only_a_request_with_an_admission_runs_a_statement_that_writes_its_use():
+    """An INSERT that writes nothing still opens and locks its table: the
+    statements of requests without an admission leave admission_uses out."""
+    from ticketmania.db import bookings, orders
+
+    plain = (bookings.BOOK_FROM_ONE_SHARD, bookings.BOOK_FROM_SHARDS_IN_ORDER)
+    admitted = (
+        bookings.ADMITTED_BOOK_FROM_ONE_SHARD,
+        bookings.ADMITTED_BOOK_FROM_SHARDS_IN_ORDER,
+    )
+    for wait in (False, True):
+        chosen = bookings.statement_for(
+            wait=wait, admitted=False, plain=plain, with_admission=admitted
+        )
+        assert "admission_uses" not in chosen
+        chosen = bookings.statement_for(
+            wait=wait, admitted=True, plain=plain, with_admission=admitted
+        )
+        assert "INSERT INTO admission_uses" in chosen
+    assert "admission_uses" not in orders.ORDER_FROM_ONE_SHARD_EACH
+    assert "INSERT INTO admission_uses" in orders.ADMITTED_ORDER_FROM_ONE_SHARD_EACH

@@ -133,11 +133,19 @@ prior AS (
   ON CONFLICT (user_id, event_id) DO UPDATE SET seats = u.seats + EXCLUDED.seats
   WHERE u.seats + EXCLUDED.seats <= :cap
   RETURNING u.seats
+), event_read AS (
+  -- For the answer only, when nothing was booked (ANSWER).
+  SELECT cancelled_at IS NULL AND event_date > :now AS is_open, admission_required
+  FROM events WHERE id = :event_id
 )"""
 
 # The answer's row: the booking made, the prior one and the facts that say
 # why nothing was booked (`attempt_from` reads them); each statement appends
-# its own last facts, then ANSWER_FROM.
+# its own last facts, then ANSWER_FROM. The facts that cost a read are read
+# only when nothing was booked (a CASE's branch not taken runs no subquery):
+# on a booking they are what the guards it passed imply, or left out, and
+# nothing reads them (BENCHMARKS.md, section 9: summing the event's shards
+# and the reads after cost the one-type booking 5-10 % of its time).
 ANSWER = """
 SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
        booking.status, booking.created_at, booking.cancelled_at, booking.expires_at,
@@ -146,34 +154,45 @@ SELECT booking.id, booking.user_id, booking.event_id, booking.seats_booked,
        prior.request_hash, prior.id, prior.user_id, prior.event_id, prior.seats_booked,
        prior.status, prior.created_at, prior.cancelled_at, prior.expires_at,
        prior.ticket_type_id, prior.unit_price_minor, prior.total_minor, prior.currency,
-       EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version),
-       event.id IS NOT NULL,
-       coalesce(event.is_open, false),
+       CASE WHEN booking.id IS NULL
+            THEN EXISTS (SELECT 1 FROM users
+                         WHERE id = :user_id AND token_version = :token_version)
+            ELSE true END,
+       CASE WHEN booking.id IS NULL
+            THEN EXISTS (SELECT 1 FROM event_read) ELSE true END,
+       CASE WHEN booking.id IS NULL
+            THEN coalesce((SELECT is_open FROM event_read), false) ELSE true END,
        EXISTS (SELECT 1 FROM pick),
        EXISTS (SELECT 1 FROM event_now),
        EXISTS (SELECT 1 FROM allowance),
-       (SELECT seats FROM seats_left),
-       (SELECT seats FROM user_event_seats WHERE user_id = :user_id AND event_id = :event_id),
+       CASE WHEN booking.id IS NULL THEN (SELECT seats FROM seats_left) ELSE 0 END,
+       CASE WHEN booking.id IS NULL
+            THEN (SELECT seats FROM user_event_seats
+                  WHERE user_id = :user_id AND event_id = :event_id) END,
        EXISTS (SELECT 1 FROM line),
-       EXISTS (SELECT 1 FROM bookings WHERE event_id = :event_id AND status = 'held'
-               AND expires_at <= :now),
-       (SELECT min(expires_at) FROM bookings WHERE event_id = :event_id
-        AND status = 'held' AND expires_at > :now),
-       coalesce(event.admission_required, false)
-         AND CAST(:admission_jti AS varchar) IS NULL,
+       CASE WHEN booking.id IS NULL
+            THEN EXISTS (SELECT 1 FROM bookings WHERE event_id = :event_id
+                         AND status = 'held' AND expires_at <= :now)
+            ELSE false END,
+       CASE WHEN booking.id IS NULL
+            THEN (SELECT min(expires_at) FROM bookings WHERE event_id = :event_id
+                  AND status = 'held' AND expires_at > :now) END,
+       CASE WHEN booking.id IS NULL
+            THEN coalesce((SELECT admission_required FROM event_read), false)
+                 AND CAST(:admission_jti AS varchar) IS NULL
+            ELSE false END,
 """
 ANSWER_FROM = """
 FROM (SELECT 1) AS one
 LEFT JOIN booking ON true
 LEFT JOIN prior ON true
-LEFT JOIN (
-  SELECT id, cancelled_at IS NULL AND event_date > :now AS is_open, admission_required
-  FROM events WHERE id = :event_id
-) AS event ON true
 """
 
 # The admission a booking was made with, used up in the same statement: a
 # second use is a unique violation of pk_admission_uses (nothing written).
+# Only the statements run with an admission carry it: an INSERT that writes
+# nothing still opens and locks its table, and the statement already locks
+# more relations than a backend's 16 fast-path slots (BENCHMARKS.md, section 9).
 ADMISSION_USE = """
 ), admission_use AS (
   INSERT INTO admission_uses (jti, event_id, user_id, position, booking_id)
@@ -181,7 +200,7 @@ ADMISSION_USE = """
          CAST(:admission_position AS bigint), id
   FROM booking WHERE CAST(:admission_jti AS varchar) IS NOT NULL"""
 
-_BOOK_AFTER_PICK = (
+_ADMITTED_BOOK_AFTER_PICK = (
     "\n, "
     + GUARDS.strip("\n")
     + """, taken AS (
@@ -227,8 +246,30 @@ _BOOK_AFTER_PICK = (
     + ANSWER_FROM.lstrip("\n")
 )
 
+_BOOK_AFTER_PICK = _ADMITTED_BOOK_AFTER_PICK.replace(ADMISSION_USE, "")
+
 BOOK_FROM_ONE_SHARD = "WITH " + _KIND + _PICK_ONE_SHARD + _BOOK_AFTER_PICK
 BOOK_FROM_SHARDS_IN_ORDER = "WITH " + _KIND + _PICK_SHARDS_IN_ORDER + _BOOK_AFTER_PICK
+# The same, for a request that carries a waiting room's admission.
+ADMITTED_BOOK_FROM_ONE_SHARD = (
+    "WITH " + _KIND + _PICK_ONE_SHARD + _ADMITTED_BOOK_AFTER_PICK
+)
+ADMITTED_BOOK_FROM_SHARDS_IN_ORDER = (
+    "WITH " + _KIND + _PICK_SHARDS_IN_ORDER + _ADMITTED_BOOK_AFTER_PICK
+)
+
+
+def statement_for(
+    *,
+    wait: bool,
+    admitted: bool,
+    plain: tuple[str, str],
+    with_admission: tuple[str, str],
+) -> str:
+    """The (fast pick, waiting pick) statement of `plain`, or of `with_admission`
+    when the request carries an admission to use up."""
+    fast, waiting = with_admission if admitted else plain
+    return waiting if wait else fast
 
 
 @dataclass(frozen=True)
@@ -348,7 +389,15 @@ def book(
         "ticket_type_id": ticket_type_id,
         **admission_params(admission),
     }
-    statement = BOOK_FROM_SHARDS_IN_ORDER if wait else BOOK_FROM_ONE_SHARD
+    statement = statement_for(
+        wait=wait,
+        admitted=admission is not None,
+        plain=(BOOK_FROM_ONE_SHARD, BOOK_FROM_SHARDS_IN_ORDER),
+        with_admission=(
+            ADMITTED_BOOK_FROM_ONE_SHARD,
+            ADMITTED_BOOK_FROM_SHARDS_IN_ORDER,
+        ),
+    )
     try:
         (row,) = run_alone(session, statement, params)
     except DBAPIError as exc:

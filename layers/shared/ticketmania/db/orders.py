@@ -37,6 +37,7 @@ from ticketmania.db.bookings import (
     QueueAdmission,
     admission_params,
     attempt_from,
+    statement_for,
     taken_or_raise,
 )
 from ticketmania.db.statements import run_alone
@@ -140,7 +141,7 @@ event_locked AS (
 # Seats from the event and from every quota needed, or none: then the same
 # guards as a booking's (db/bookings.py), the order and its lines, what it
 # took from each quota, its key and its message.
-_ORDER_AFTER_PICK = (
+_ADMITTED_ORDER_AFTER_PICK = (
     """
 pick AS (
   SELECT 1 WHERE EXISTS (SELECT 1 FROM event_pick)
@@ -217,9 +218,18 @@ pick AS (
     + ANSWER_FROM.lstrip("\n")
 )
 
+_ORDER_AFTER_PICK = _ADMITTED_ORDER_AFTER_PICK.replace(ADMISSION_USE, "")
+
 ORDER_FROM_ONE_SHARD_EACH = "WITH " + _LINES + _PICK_ONE_SHARD_EACH + _ORDER_AFTER_PICK
 ORDER_FROM_SHARDS_IN_ORDER = (
     "WITH " + _LINES + _PICK_SHARDS_IN_ORDER + _ORDER_AFTER_PICK
+)
+# The same, for a request that carries a waiting room's admission.
+ADMITTED_ORDER_FROM_ONE_SHARD_EACH = (
+    "WITH " + _LINES + _PICK_ONE_SHARD_EACH + _ADMITTED_ORDER_AFTER_PICK
+)
+ADMITTED_ORDER_FROM_SHARDS_IN_ORDER = (
+    "WITH " + _LINES + _PICK_SHARDS_IN_ORDER + _ADMITTED_ORDER_AFTER_PICK
 )
 
 
@@ -277,7 +287,15 @@ def place(
         "hold_seconds": hold_seconds,
         **admission_params(admission),
     }
-    statement = ORDER_FROM_SHARDS_IN_ORDER if wait else ORDER_FROM_ONE_SHARD_EACH
+    statement = statement_for(
+        wait=wait,
+        admitted=admission is not None,
+        plain=(ORDER_FROM_ONE_SHARD_EACH, ORDER_FROM_SHARDS_IN_ORDER),
+        with_admission=(
+            ADMITTED_ORDER_FROM_ONE_SHARD_EACH,
+            ADMITTED_ORDER_FROM_SHARDS_IN_ORDER,
+        ),
+    )
     try:
         (row,) = run_alone(session, statement, params)
     except DBAPIError as exc:

@@ -43,8 +43,12 @@ def kept_statements() -> tuple[str, ...]:
     return (
         bookings.BOOK_FROM_ONE_SHARD,
         bookings.BOOK_FROM_SHARDS_IN_ORDER,
+        bookings.ADMITTED_BOOK_FROM_ONE_SHARD,
+        bookings.ADMITTED_BOOK_FROM_SHARDS_IN_ORDER,
         orders.ORDER_FROM_ONE_SHARD_EACH,
         orders.ORDER_FROM_SHARDS_IN_ORDER,
+        orders.ADMITTED_ORDER_FROM_ONE_SHARD_EACH,
+        orders.ADMITTED_ORDER_FROM_SHARDS_IN_ORDER,
         bookings.CANCEL_BOOKING,
         holds.CONFIRM_HOLD,
         checkins.CHECK_IN,
