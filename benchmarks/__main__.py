@@ -294,8 +294,8 @@ def main() -> int:
                         fleet[best],
                         tokens,
                         connections=32,
-                        rounds=1 if quick else 5,
-                        seconds=2 if quick else 4,
+                        rounds=1 if quick else 9,
+                        seconds=2 if quick else 3,
                     ),
                 },
             )

@@ -13,7 +13,8 @@ MEASURES = """
   each, cycled) on ONE event of 64 million seats with ticket types A, B, C and
   two overlapping quotas (A+B and B+C, 64 shards each), against one-seat
   `POST /bookings` of the default type on a plain event of the same size,
-  alternating over 5 rounds at 32 connections. At the database (5 rounds), pgbench runs
+  alternating over 9 rounds of 3 s at 32 connections (more, shorter rounds:
+  a dip of the machine falls in fewer of them). At the database (5 rounds), pgbench runs
   the order statement (3 lines, prepared) on one such event (hot) and on 64
   (spread), and today's booking statement against the one before ticket
   types (`benchmarks/booking_before_types.py`, frozen) on one plain event,

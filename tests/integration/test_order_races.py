@@ -9,6 +9,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import pytest
+
 from tests.factories import (
     assert_quotas_balance,
     auth_header,
@@ -185,3 +187,89 @@ def test_cancellations_racing_a_quota_retyping_give_back_what_was_taken(
         assert all(status == 200 for status, _ in results), results
         books = assert_quotas_balance(event_id)
         assert all(quota.used == 0 and quota.unsold == quota.size for quota in books)
+
+
+def _sold_of_type(type_id):
+    from sqlalchemy import text
+
+    from ticketmania.db.engine import get_engine
+
+    with get_engine().connect() as connection:
+        return connection.scalar(
+            text(
+                "SELECT count(*) FROM order_lines AS l JOIN bookings AS b "
+                "ON b.id = l.booking_id WHERE l.ticket_type_id = :t "
+                "AND b.status IN ('confirmed', 'held')"
+            ),
+            {"t": type_id},
+        )
+
+
+@pytest.mark.parametrize("path", ["/orders", "/bookings"])
+def test_a_type_deleted_while_an_order_of_it_waits_for_the_seats_is_not_sold(
+    client, admin, live_server, path
+):
+    """The order's snapshot began before the delete committed: it must not
+    sell the type once the delete has said 204 (nor the delete say 204 once
+    the order sold it). Staged: an open transaction holds the event's shard,
+    the DELETE waits on it, then the order (its fast pick skips the shard,
+    its waiting pick waits), then the shard is let go."""
+    import threading
+
+    import httpx
+    from sqlalchemy import text
+
+    from tests.integration.test_seat_inventory import wait_for_lock_waiters
+    from ticketmania.db.engine import get_engine
+
+    event = create_event(client, admin, total_seats=10)
+    if path == "/orders":
+        type_id = create_ticket_type(client, admin, event["id"], price_minor=0)["id"]
+        body = {
+            "event_id": event["id"],
+            "lines": [{"ticket_type_id": type_id, "quantity": 1}],
+        }
+    else:
+        with get_engine().connect() as connection:
+            type_id = connection.scalar(
+                text("SELECT id FROM ticket_types WHERE event_id = :e AND is_default"),
+                {"e": event["id"]},
+            )
+        body = {"event_id": event["id"], "seats_booked": 1}
+    buyer = user_token(client)[1]
+    answers: dict[str, httpx.Response] = {}
+
+    def send(name, method, url, token, json=None):
+        with httpx.Client(base_url=live_server, timeout=30) as http:
+            answers[name] = http.request(
+                method, url, json=json, headers=auth_header(token)
+            )
+
+    blocker = get_engine().connect()
+    try:
+        blocker.execute(
+            text("SELECT 1 FROM seat_shards WHERE event_id = :e FOR UPDATE"),
+            {"e": event["id"]},
+        )
+        delete = threading.Thread(
+            target=send, args=("delete", "DELETE", f"/ticket-types/{type_id}", admin)
+        )
+        delete.start()
+        wait_for_lock_waiters(1)
+        order = threading.Thread(target=send, args=("order", "POST", path, buyer, body))
+        order.start()
+        wait_for_lock_waiters(2)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    delete.join(30)
+    order.join(30)
+    deleted, ordered = answers["delete"], answers["order"]
+    assert deleted.status_code in (204, 409), deleted.text
+    assert ordered.status_code in (201, 409), ordered.text
+    if deleted.status_code == 204:
+        assert ordered.status_code == 409 and ordered.json()["code"] == "not_on_sale"
+        assert _sold_of_type(type_id) == 0
+    else:
+        assert deleted.json()["code"] == "ticket_type_in_use"
+        assert ordered.status_code == 201

@@ -252,6 +252,13 @@ def place_order(
         return result
 
     result = attempt_both()
+    # An admin write to the event (a type deleted, a resize) committed after
+    # the statement's snapshot: nothing was written; ask again. Admin writes
+    # of an event run one at a time, so a few tries see one snapshot through.
+    for _ in range(_TRIES_WHILE_THE_EVENT_CHANGES):
+        if not result.is_event_changed_meanwhile:
+            break
+        result = attempt_both()
     if _has_ended_holds_to_take(result, seats):
         # Seats of holds that ended are free from their end on, settled or not:
         # settle them now (no job needs to have run), then try again.
@@ -307,6 +314,9 @@ def place_order(
         raise ticket_types.sold_out_of(session, short.ticket_type_id)
     _mark_if_none_left(cache, event_id, result, admission.marker.generation, now)
     raise _sold_out(result.seats_left)
+
+
+_TRIES_WHILE_THE_EVENT_CHANGES = 3
 
 
 def _is_for_the_order_statement(result: booking_table.BookingAttempt) -> bool:

@@ -24,11 +24,18 @@ def refuse_unsellable(
     session: Session, event_id: int, lines: Sequence[Line], *, now: datetime
 ) -> None:
     """Raise for the first line the order statement could not sell: a type
-    not of the event (404), over its max_per_order (409 limit_exceeded) or
-    outside its sale window (409 not_on_sale)."""
+    not of the event (404), over its max_per_order (409 limit_exceeded),
+    outside its sale window or deleted (409 not_on_sale)."""
     types = {t.id: t for t in ticket_type_table.list_for_event(session, event_id)}
     for line in lines:
         ticket_type = types.get(line.ticket_type_id)
+        if ticket_type is None and ticket_type_table.is_deleted_of(
+            session, event_id, line.ticket_type_id
+        ):
+            raise NotOnSale(
+                f"Ticket type {line.ticket_type_id} is no longer sold",
+                fields={"ticket_type_id": line.ticket_type_id},
+            )
         if ticket_type is None:
             raise NotFound(
                 f"Ticket type {line.ticket_type_id} not found for this event",

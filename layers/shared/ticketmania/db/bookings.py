@@ -100,7 +100,11 @@ locked AS (
 
 # After the seats are held: the event read again under a share lock, which
 # follows the row to its newest version (so a cancellation that committed while
-# this waited is seen; a key-share lock would not), the token's version,
+# this waited is seen; a key-share lock would not) and finds it as this
+# statement's snapshot had it (same xmin): an admin write committed since, a
+# ticket type deleted (db/ticket_types.soft_delete touches the event's row),
+# makes it book nothing, and the caller asks again with a fresh snapshot
+# (`BookingAttempt.is_event_changed_meanwhile`). Then the token's version,
 # the Idempotency-Key, then the per-user cap as one guarded upsert (exact under
 # concurrency: ON CONFLICT's WHERE sees the newest row). Each write depends on
 # the one before it, so a failed guard writes nothing; a duplicate key (another
@@ -122,6 +126,7 @@ prior AS (
   WHERE e.id = :event_id AND e.cancelled_at IS NULL AND e.event_date > :now
     -- While its waiting room is on, the event sells only to an admission.
     AND (NOT e.admission_required OR CAST(:admission_jti AS varchar) IS NOT NULL)
+    AND e.xmin = (SELECT xmin FROM events WHERE id = :event_id)
     AND EXISTS (SELECT 1 FROM pick)
     AND EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version)
     AND NOT EXISTS (SELECT 1 FROM prior)
@@ -324,6 +329,24 @@ class BookingAttempt:
     is_admission_missing: bool = False
     # The admission was used already (by another order or hold): nothing written.
     is_admission_used: bool = False
+
+    @property
+    def is_event_changed_meanwhile(self) -> bool:
+        """The seats were held, then the event's row was found changed by an
+        admin write that committed after this statement's snapshot began (a
+        type deleted, the event cancelled): nothing was written; asked again,
+        a fresh snapshot says what holds now."""
+        return (
+            self.booking is None
+            and self.has_seats
+            and not self.is_event_open_now
+            and self.is_event_open
+            and self.is_token_current
+            and self.prior is None
+            and not self.is_waitlisted
+            and not self.is_admission_missing
+            and not self.is_key_taken
+        )
 
     def may_wait(self, seats: int) -> bool:
         """The fast pick found no free shard, though the seats may be there,

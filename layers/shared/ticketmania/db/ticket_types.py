@@ -43,6 +43,19 @@ def lock(session: Session, ticket_type_id: int) -> TicketType | None:
     )
 
 
+def is_deleted_of(session: Session, event_id: int, ticket_type_id: int) -> bool:
+    """The type was the event's and is deleted."""
+    return bool(
+        session.scalar(
+            select(TicketType.id).where(
+                TicketType.id == ticket_type_id,
+                TicketType.event_id == event_id,
+                TicketType.deleted_at.is_not(None),
+            )
+        )
+    )
+
+
 def insert(session: Session, *, event_id: int, **fields: Any) -> TicketType:
     ticket_type = TicketType(event_id=event_id, **fields)
     session.add(ticket_type)
@@ -72,6 +85,13 @@ def soft_delete(session: Session, ticket_type: TicketType, *, now: datetime) -> 
     session.execute(
         text("DELETE FROM quota_ticket_types WHERE ticket_type_id = :id"),
         {"id": ticket_type.id},
+    )
+    # A new version of the event's row: a booking or an order whose snapshot
+    # still has the type alive finds the row changed under its share lock and
+    # asks again (db/bookings.py, GUARDS), so none sells the type once gone.
+    session.execute(
+        text("UPDATE events SET updated_at = now() WHERE id = :id"),
+        {"id": ticket_type.event_id},
     )
 
 
