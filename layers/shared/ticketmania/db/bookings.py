@@ -121,12 +121,18 @@ prior AS (
   -- While anyone waits, the event's free seats are the line's (offered in order).
   SELECT 1 FROM waitlist_entries
   WHERE event_id = :event_id AND status = 'waiting' LIMIT 1
+), event_read AS (
+  -- The event's row as this statement's snapshot has it: the version
+  -- event_now must still find, and (only for a refusal) the answer's facts.
+  SELECT xmin AS version, cancelled_at IS NULL AND event_date > :now AS is_open,
+         admission_required
+  FROM events WHERE id = :event_id
 ), event_now AS (
   SELECT e.id, e.currency FROM events AS e
   WHERE e.id = :event_id AND e.cancelled_at IS NULL AND e.event_date > :now
     -- While its waiting room is on, the event sells only to an admission.
     AND (NOT e.admission_required OR CAST(:admission_jti AS varchar) IS NOT NULL)
-    AND e.xmin = (SELECT xmin FROM events WHERE id = :event_id)
+    AND e.xmin = (SELECT version FROM event_read)
     AND EXISTS (SELECT 1 FROM pick)
     AND EXISTS (SELECT 1 FROM users WHERE id = :user_id AND token_version = :token_version)
     AND NOT EXISTS (SELECT 1 FROM prior)
@@ -138,10 +144,6 @@ prior AS (
   ON CONFLICT (user_id, event_id) DO UPDATE SET seats = u.seats + EXCLUDED.seats
   WHERE u.seats + EXCLUDED.seats <= :cap
   RETURNING u.seats
-), event_read AS (
-  -- For the answer only, when nothing was booked (ANSWER).
-  SELECT cancelled_at IS NULL AND event_date > :now AS is_open, admission_required
-  FROM events WHERE id = :event_id
 )"""
 
 # The answer's row: the booking made, the prior one and the facts that say
